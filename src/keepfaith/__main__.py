@@ -1,0 +1,3 @@
+from keepfaith.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Keys and cryptography: keyring, authenticated encryption, signed tokens."""

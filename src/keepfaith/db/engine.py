@@ -1,0 +1,139 @@
+"""Engines and sessions that behave the same on SQLite and PostgreSQL.
+
+SQLite on Python 3.11 needs three things done by hand (stack-notes §2.2):
+
+* pysqlite's legacy transaction control never emits BEGIN before SELECT or DDL, so we switch it
+  off (``isolation_level = None``) and emit BEGIN ourselves;
+* a transaction that reads and then writes must hold the write lock from the start, or WAL mode
+  fails it at once with "database is locked": writers get ``BEGIN IMMEDIATE``;
+* foreign keys are off unless asked for on every connection.
+
+So a `Database` has two session factories: ``transaction()`` for work that writes (BEGIN
+IMMEDIATE on SQLite) and ``reader()`` for work that only reads (plain BEGIN, and SQLite's
+``query_only`` pragma so an accidental write fails loudly instead of deadlocking later).
+On PostgreSQL both use one engine.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+
+MIN_SQLITE = (3, 35, 0)  # RETURNING, needed by the job queue's claim
+
+
+class DatabaseError(Exception):
+    """The database cannot be used as configured; the message says what to do."""
+
+
+def normalise_url(url: str) -> URL:
+    """Accept the URLs people paste (``postgres://``, ``postgresql://``) and pick psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername.startswith("sqlite"):
+        if not parsed.database or parsed.database == ":memory:":
+            raise DatabaseError("SQLite needs a file path (sqlite:////path/to/keepfaith.db)")
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise DatabaseError(
+                f"SQLite {sqlite3.sqlite_version} is too old; keepfaith needs 3.35 or newer"
+            )
+    elif not parsed.drivername.startswith("postgresql"):
+        raise DatabaseError(
+            f"unsupported database {parsed.drivername!r}: use sqlite:/// or postgresql://"
+        )
+    return parsed
+
+
+def _make_engine(url: URL, *, write: bool, synchronous: str) -> Engine:
+    if url.drivername.startswith("sqlite"):
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (Python 3.11)
+            for pragma in (
+                "journal_mode=WAL",
+                "busy_timeout=30000",
+                "foreign_keys=ON",
+                f"synchronous={synchronous}",
+                f"query_only={'OFF' if write else 'ON'}",
+            ):
+                dbapi_conn.execute(f"PRAGMA {pragma}")
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        connect_args={"options": "-c timezone=UTC"},
+    )
+
+
+class Database:
+    """Session factories for one database. Cheap to share; one per process."""
+
+    def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.drivername.startswith("sqlite")
+        self.write_engine = _make_engine(self.url, write=True, synchronous=synchronous)
+        self.read_engine = (
+            _make_engine(self.url, write=False, synchronous=synchronous)
+            if self.is_sqlite
+            else self.write_engine
+        )
+        self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.write_engine.dialect.name
+
+    def display_url(self) -> str:
+        """The URL with any password hidden, safe for logs and the console."""
+        return self.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A unit of work that may write: commits on success, rolls back on any exception."""
+        session = self._writer()
+        try:
+            with session.begin():
+                yield session
+        finally:
+            session.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A read-only unit of work: one consistent snapshot, always rolled back."""
+        session = self._reader()
+        try:
+            with session.begin():
+                yield session
+                session.rollback()
+        finally:
+            session.close()
+
+    def ping(self) -> bool:
+        try:
+            with self.read_engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:  # any failure means "not healthy"; /health reports it
+            return False
+        return True
+
+    def dispose(self) -> None:
+        self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            self.read_engine.dispose()

@@ -1,0 +1,10 @@
+"""Every feature's tables, imported so that the metadata is complete (for Alembic and tests)."""
+
+from __future__ import annotations
+
+import keepfaith.jobs.models
+import keepfaith.policy.models
+import keepfaith.staff.models  # noqa: F401
+from keepfaith.db.base import Base
+
+metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Background jobs: a queue in the application database, workers, periodic schedules."""

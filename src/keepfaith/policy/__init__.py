@@ -1,0 +1,1 @@
+"""Policy as code: schema, loader, versions, materiality, the generated notice."""

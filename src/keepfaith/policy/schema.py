@@ -1,0 +1,322 @@
+"""The shape of ``policy.yaml``: the machine form of a privacy policy.
+
+Everything keepfaith says or enforces about personal data is derived from a `Policy`: the public
+notice, consent texts, retention sweeps, staff permissions and evidence checks. Maps are keyed
+(``purposes: {newsletter: {...}}``) so that an error can name its place as
+``purposes.newsletter.retention``.
+
+Cross-references (a purpose's categories, a recipient's purposes, ...) and the rules of law that
+a policy must respect are checked in `keepfaith.policy.rules`, after the shape is valid.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from keepfaith.policy.duration import Duration
+
+CATEGORY_KEY = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+SLUG = r"^[a-z][a-z0-9_]*$"
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG, max_length=64)]
+CategoryKey = Annotated[str, StringConstraints(pattern=CATEGORY_KEY, max_length=128)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+_SLUG_RE = re.compile(SLUG)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Jurisdiction(StrEnum):
+    UK_GDPR = "uk_gdpr"
+    EU_GDPR = "eu_gdpr"
+    CCPA = "ccpa"
+    CAN_SPAM = "can_spam"
+    PECR = "pecr"
+
+
+class LegalBasis(StrEnum):
+    CONSENT = "consent"
+    CONTRACT = "contract"
+    LEGAL_OBLIGATION = "legal_obligation"
+    LEGITIMATE_INTERESTS = "legitimate_interests"
+    VITAL_INTERESTS = "vital_interests"
+    PUBLIC_TASK = "public_task"
+
+
+class RetentionTrigger(StrEnum):
+    COLLECTION = "collection"
+    LAST_INTERACTION = "last_interaction"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    ACCOUNT_CLOSED = "account_closed"
+    END_OF_CONTRACT = "end_of_contract"
+    TRANSACTION = "transaction"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PHONE = "phone"
+    POST = "post"
+    WEB = "web"
+    IN_APP = "in_app"
+
+
+class RecipientRole(StrEnum):
+    PROCESSOR = "processor"
+    CONTROLLER = "controller"
+    GROUP_COMPANY = "group_company"
+    AUTHORITY = "authority"
+
+
+class TransferMechanism(StrEnum):
+    NONE = "none"  # the recipient is in the same legal area: no restricted transfer
+    ADEQUACY = "adequacy"
+    IDTA = "idta"
+    UK_ADDENDUM = "uk_addendum"
+    SCC = "scc"
+    BCR = "bcr"
+    EXPLICIT_CONSENT = "explicit_consent"
+
+
+class CommunicationKind(StrEnum):
+    MARKETING = "marketing"
+    MANDATORY = "mandatory"
+
+
+class CookieCategory(StrEnum):
+    STRICTLY_NECESSARY = "strictly_necessary"
+    FUNCTIONAL = "functional"
+    ANALYTICS = "analytics"
+    ADVERTISING = "advertising"
+
+
+class AnalyticsMode(StrEnum):
+    NONE = "none"
+    COOKIELESS = "cookieless"
+    CONSENT = "consent"
+
+
+class Verification(StrEnum):
+    EMAIL_CODE = "email_code"
+    ACCOUNT_SIGN_IN = "account_sign_in"
+    STAFF_CHECK = "staff_check"
+
+
+class Capability(StrEnum):
+    """Console and API functions a staff role may use (categories are granted separately)."""
+
+    POLICY_VIEW = "policy.view"
+    POLICY_MANAGE = "policy.manage"
+    STAFF_MANAGE = "staff.manage"
+    APIKEYS_MANAGE = "apikeys.manage"
+    JOBS_VIEW = "jobs.view"
+    JOBS_MANAGE = "jobs.manage"
+    AUDIT_VIEW = "audit.view"
+    SUBJECTS_VIEW = "subjects.view"
+    SUBJECTS_EDIT = "subjects.edit"
+    CONSENT_RECORD = "consent.record"
+    CAMPAIGNS_MANAGE = "campaigns.manage"
+    REQUESTS_HANDLE = "requests.handle"
+    EVIDENCE_VIEW = "evidence.view"
+
+
+class PostalAddress(Strict):
+    street: ShortText
+    locality: ShortText
+    region: ShortText | None = None
+    postal_code: ShortText
+    country: CountryCode
+
+    def lines(self) -> list[str]:
+        return [
+            p
+            for p in (self.street, self.locality, self.region, self.postal_code, self.country)
+            if p
+        ]
+
+
+class Contact(Strict):
+    name: ShortText | None = None
+    email: EmailStr
+    phone: ShortText | None = None
+    postal_address: PostalAddress | None = None
+
+
+class Organisation(Strict):
+    legal_name: ShortText
+    trading_name: ShortText | None = None
+    postal_address: PostalAddress
+    contact: Contact
+    website: AnyHttpUrl
+    dpo: Contact | None = None
+    representative: Contact | None = Field(
+        None, description="UK or EU representative (Art. 27) when established outside that area."
+    )
+    registration: ShortText | None = Field(None, description="e.g. ICO registration number.")
+
+
+class DataCategory(Strict):
+    title: ShortText
+    description: Text | None = None
+    special: bool = Field(
+        False, description="Special category (UK/EU GDPR Art. 9) or criminal data."
+    )
+    required: bool = Field(False, description="Must be given to use the service (Art. 13(2)(e)).")
+
+
+class AutomatedDecision(Strict):
+    description: Text
+    logic: Text
+    significance: Text
+
+
+class Retention(Strict):
+    period: Duration
+    trigger: RetentionTrigger
+    reason: Text | None = Field(
+        None, description="Why this long, e.g. the statute that requires it."
+    )
+
+
+class Purpose(Strict):
+    title: ShortText
+    description: Text
+    legal_basis: LegalBasis
+    legitimate_interest: Text | None = Field(
+        None, description="The interest pursued; required when the basis is legitimate interests."
+    )
+    categories: list[CategoryKey] = Field(min_length=1)
+    retention: Retention
+    channels: list[Channel] = Field(default_factory=list)
+    marketing: bool = False
+    sale: bool = Field(False, description="Sale of personal information (CCPA).")
+    sharing: bool = Field(False, description="Sharing for cross-context behavioural advertising.")
+    targeted_advertising: bool = False
+    soft_opt_in: bool = Field(
+        False, description="PECR reg 22(3): e-mail marketing of similar products to customers."
+    )
+    automated_decision: AutomatedDecision | None = None
+    dpv: ShortText | None = Field(None, description="W3C DPV purpose name, e.g. DirectMarketing.")
+
+
+class Recipient(Strict):
+    name: ShortText
+    role: RecipientRole
+    description: Text
+    country: CountryCode
+    transfer_mechanism: TransferMechanism = TransferMechanism.NONE
+    categories: list[CategoryKey] = Field(min_length=1)
+    purposes: list[Slug] = Field(min_length=1)
+    contract: ShortText | None = Field(None, description="Art. 28 contract or agreement reference.")
+
+
+class Communication(Strict):
+    title: ShortText
+    kind: CommunicationKind
+    description: Text
+    purpose: Slug | None = Field(
+        None, description="Marketing kinds: the purpose that permits them."
+    )
+    channels: list[Channel] = Field(default_factory=lambda: [Channel.EMAIL])
+    from_address: EmailStr | None = None
+
+
+class Cookie(Strict):
+    name: ShortText
+    provider: ShortText
+    category: CookieCategory
+    lifetime: Duration | None = Field(
+        None, description="None means it ends with the browser session."
+    )
+    purpose: Text
+
+
+class Analytics(Strict):
+    mode: AnalyticsMode = AnalyticsMode.NONE
+    description: Text | None = None
+    raw_retention: Duration = Duration(days=30)
+
+
+class Fee(Strict):
+    manifestly_unfounded_or_excessive: bool = False
+    further_copies: bool = False
+    amount: ShortText | None = None
+
+
+class Rights(Strict):
+    response_period: Duration = Duration(months=1)
+    extension: Duration = Duration(months=2)
+    identity_verification: list[Verification] = Field(
+        default_factory=lambda: [Verification.EMAIL_CODE, Verification.ACCOUNT_SIGN_IN]
+    )
+    fee: Fee = Fee()
+    staff_review: bool = Field(
+        True, description="Access packages are reviewed by staff before release."
+    )
+    contact: EmailStr | None = None
+
+
+class StaffRole(Strict):
+    title: ShortText
+    description: Text | None = None
+    categories: list[CategoryKey] = Field(default_factory=list)
+    purposes: list[Slug] = Field(default_factory=list)
+    capabilities: list[Capability] = Field(default_factory=list)
+    require_2fa: bool = False
+
+
+class Disclosure(Strict):
+    title: ShortText
+    description: Text
+    legal_basis: LegalBasis
+
+
+class Changes(Strict):
+    notice_period: Duration = Field(
+        Duration(days=30), description="Notice before a material change."
+    )
+    updated_badge: Duration = Field(
+        Duration(days=30), description="How long /privacy shows 'Updated'."
+    )
+    material_requires_consent: bool = Field(
+        True, description="Consent-based purposes changed materially need fresh consent."
+    )
+    ownership_change: Text | None = Field(
+        None, description="What happens on a sale of the business."
+    )
+
+
+class Policy(Strict):
+    keepfaith: int = Field(1, description="Format version of this file.")
+    organisation: Organisation
+    jurisdictions: list[Jurisdiction] = Field(min_length=1)
+    language: ShortText = "en"
+    data_categories: dict[CategoryKey, DataCategory] = Field(min_length=1)
+    purposes: dict[Slug, Purpose] = Field(min_length=1)
+    recipients: dict[Slug, Recipient] = Field(default_factory=dict)
+    communications: dict[Slug, Communication] = Field(default_factory=dict)
+    cookies: list[Cookie] = Field(default_factory=list)
+    analytics: Analytics = Analytics()
+    rights: Rights = Rights()
+    staff_roles: dict[Slug, StaffRole] = Field(default_factory=dict)
+    disclosures: dict[Slug, Disclosure] = Field(default_factory=dict)
+    changes: Changes = Changes()
+
+    def has(self, jurisdiction: Jurisdiction) -> bool:
+        return jurisdiction in self.jurisdictions
+
+    @property
+    def gdpr(self) -> bool:
+        return self.has(Jurisdiction.UK_GDPR) or self.has(Jurisdiction.EU_GDPR)
+
+
+OWNER_ROLE = "owner"

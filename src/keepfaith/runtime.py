@@ -1,0 +1,76 @@
+"""Bringing an installation up: settings, database, keyring, and the checks that tie them together.
+
+The database records which keyring it belongs to. Starting with a missing or different keyring
+fails loudly: creating a fresh keyring over existing data would make every encrypted value
+unreadable while looking as if all were well.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from keepfaith.config import Settings
+from keepfaith.crypto.keyring import Keyring, KeyringError, load_keyring
+from keepfaith.db import migrate
+from keepfaith.db.base import Meta
+from keepfaith.db.engine import Database
+
+log = logging.getLogger(__name__)
+
+KEYRING_ID = "keyring_id"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a running process holds: shared by the web app, the worker and the CLI."""
+
+    settings: Settings
+    db: Database
+    keyring: Keyring
+
+
+def bound_keyring_id(db: Database) -> str | None:
+    with db.reader() as session:
+        return session.scalar(select(Meta.value).where(Meta.key == KEYRING_ID))
+
+
+def bind_keyring(db: Database, ring: Keyring) -> None:
+    """Record the keyring in a new database, or check that it is the one recorded."""
+    with db.transaction() as session:
+        row = session.get(Meta, KEYRING_ID)
+        if row is None:
+            session.add(Meta(key=KEYRING_ID, value=ring.keyring_id))
+        elif row.value != ring.keyring_id:
+            raise KeyringError(
+                f"this database belongs to keyring {row.value}, but the keyring file holds "
+                f"{ring.keyring_id}: point KEEPFAITH_KEYRING_PATH at the right file"
+            )
+
+
+def open_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
+    """Open the database (upgrading its schema) and the keyring, and check they belong together."""
+    db = Database(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
+    try:
+        if upgrade:
+            migrate.upgrade(db)
+        elif not migrate.is_up_to_date(db):
+            raise KeyringError("the database schema is not current: run `keepfaith db upgrade`")
+        path = settings.resolved_keyring_path
+        try:
+            ring = load_keyring(path)
+        except KeyringError as exc:
+            if not path.exists() and bound_keyring_id(db) is not None:
+                raise KeyringError(
+                    f"keyring {path} is missing, but the database holds data encrypted under "
+                    f"keyring {bound_keyring_id(db)}. Restore the keyring file from where you "
+                    "keep it; do not run `keepfaith init` again."
+                ) from exc
+            raise
+        bind_keyring(db, ring)
+    except BaseException:
+        db.dispose()
+        raise
+    return Runtime(settings=settings, db=db, keyring=ring)

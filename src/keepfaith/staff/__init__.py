@@ -1,0 +1,1 @@
+"""Staff: accounts, roles from the policy, sessions, second factor, API keys."""

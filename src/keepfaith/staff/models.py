@@ -1,0 +1,3 @@
+"""Tables of this feature (to be written)."""
+
+from __future__ import annotations

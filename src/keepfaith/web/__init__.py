@@ -1,0 +1,1 @@
+"""HTTP: the app factory, middleware, shared templates and static files."""

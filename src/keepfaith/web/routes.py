@@ -1,0 +1,28 @@
+"""Every feature's routers, in one list so the app's surface is visible in one place."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+
+def include_routers(app: FastAPI) -> None:
+    from keepfaith.jobs import views as jobs_views
+    from keepfaith.policy import api as policy_api
+    from keepfaith.policy import console as policy_console
+    from keepfaith.policy import views as policy_views
+    from keepfaith.staff import api as staff_api
+    from keepfaith.staff import views as staff_views
+    from keepfaith.web import apidocs, console, health
+
+    for router in (
+        health.router,
+        apidocs.router,
+        policy_views.router,
+        policy_api.router,
+        staff_views.router,
+        staff_api.router,
+        policy_console.router,
+        jobs_views.router,
+        console.router,  # last: its placeholder route matches any planned console section
+    ):
+        app.include_router(router)

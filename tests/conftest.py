@@ -1,0 +1,133 @@
+"""Shared fixtures: a fresh database per test (on each backend asked for), a keyring, the app.
+
+Choose backends with ``--db sqlite,postgresql`` (or $KEEPFAITH_TEST_DBS); every test that uses
+a database then runs once per backend, ids ``[sqlite]`` and ``[postgresql]``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+
+from keepfaith.config import Settings
+from keepfaith.crypto.keyring import Keyring, generate_keyring, write_keyring
+from keepfaith.db.engine import Database
+from keepfaith.runtime import Runtime, bind_keyring
+from keepfaith.web.app import create_app
+from support.databases import BACKENDS, TemplateDatabases
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        default=os.environ.get("KEEPFAITH_TEST_DBS", "sqlite"),
+        help="comma-separated database backends to run against: sqlite,postgresql",
+    )
+    parser.addoption(
+        "--pg-url",
+        default=os.environ.get(
+            "KEEPFAITH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="PostgreSQL server (a database per test worker is created on it)",
+    )
+    parser.addoption(
+        "--require-browser",
+        action="store_true",
+        default=os.environ.get("KEEPFAITH_REQUIRE_BROWSER") == "1",
+        help="fail (instead of skip) browser tests when Chromium is missing",
+    )
+
+
+def _backends(config: pytest.Config) -> list[str]:
+    chosen = [b.strip() for b in str(config.getoption("--db")).split(",") if b.strip()]
+    unknown = set(chosen) - set(BACKENDS)
+    if unknown:
+        raise pytest.UsageError(
+            f"--db: unknown backend(s) {sorted(unknown)}; use {','.join(BACKENDS)}"
+        )
+    return chosen
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_backend" in metafunc.fixturenames:
+        metafunc.parametrize("db_backend", _backends(metafunc.config), indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if shutil.which(CHROMIUM) or config.getoption("--require-browser"):
+        return
+    skip = pytest.mark.skip(reason=f"{CHROMIUM} is not installed (apt-get install chromium)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def template_databases(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> TemplateDatabases:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return TemplateDatabases(
+        tmp_path_factory.mktemp("templates"),
+        str(pytestconfig.getoption("--pg-url")),
+        worker,
+        pytestconfig.rootpath,
+    )
+
+
+@pytest.fixture
+def db_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db(
+    db_backend: str, template_databases: TemplateDatabases, tmp_path: Path
+) -> Iterator[Database]:
+    database = template_databases.fresh(db_backend, tmp_path)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def keyring(tmp_path: Path) -> Keyring:
+    ring = generate_keyring()
+    write_keyring(ring, tmp_path / "keyring.json")
+    return ring
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db: Database) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        database_url=db.url.render_as_string(hide_password=False),
+        keyring_path=tmp_path / "keyring.json",
+        base_url="http://testserver",
+        embedded_worker=False,
+        mail_transport="outbox",
+    )
+
+
+@pytest.fixture
+def runtime(settings: Settings, db: Database, keyring: Keyring) -> Runtime:
+    bind_keyring(db, keyring)
+    return Runtime(settings=settings, db=db, keyring=keyring)
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> FastAPI:
+    return create_app(runtime, embedded_worker=False)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as test_client:
+        yield test_client
