@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
@@ -19,8 +20,10 @@ from keepfaith.config import Settings
 from keepfaith.crypto.keyring import Keyring, generate_keyring, write_keyring
 from keepfaith.db.engine import Database
 from keepfaith.runtime import Runtime, bind_keyring
+from keepfaith.staff import passwords
 from keepfaith.web.app import create_app
 from support.databases import BACKENDS, TemplateDatabases
+from support.personas import Persona, Staffroom
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -131,3 +134,20 @@ def app(runtime: Runtime) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, base_url="http://testserver") as test_client:
         yield test_client
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> None:
+    """argon2id at production cost takes ~150 ms a hash; tests use the same code, cheaper."""
+    passwords.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture
+def staffroom(runtime: Runtime, app: FastAPI) -> Staffroom:
+    return Staffroom(runtime, app)
+
+
+@pytest.fixture
+def alice(staffroom: Staffroom) -> Persona:
+    """Alice owns the business: every capability, two-factor sign-in on."""
+    return staffroom.add("Alice", "owner", two_factor=True)

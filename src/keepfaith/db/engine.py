@@ -116,12 +116,15 @@ class Database:
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
-        """A read-only unit of work: one consistent snapshot, always rolled back."""
+        """A read-only unit of work. Writes fail: SQLite's ``query_only`` pragma, PostgreSQL's
+        ``READ ONLY`` transaction. Objects stay loaded after the block (it ends in a commit,
+        which for a read-only transaction changes nothing; a rollback would expire them)."""
         session = self._reader()
         try:
             with session.begin():
+                if not self.is_sqlite:
+                    session.execute(text("SET TRANSACTION READ ONLY"))
                 yield session
-                session.rollback()
         finally:
             session.close()
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,14 @@ class Problem(Exception):
         self.title = title or _TITLES.get(status, "Error")
         self.errors = list(errors)
         self.headers = headers or {}
+
+
+class Redirect(Exception):
+    """Raise from a dependency to send the browser elsewhere (e.g. to sign in)."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
 
 
 class FieldProblem(Problem):
@@ -118,6 +126,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
         return respond(request, exc)
+
+    @app.exception_handler(Redirect)
+    async def _redirect(request: Request, exc: Redirect) -> Response:
+        return RedirectResponse(exc.location, status_code=303)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

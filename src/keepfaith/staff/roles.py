@@ -1,0 +1,69 @@
+"""What a staff role may do, read from the policy in force.
+
+Roles live in the policy (``staff_roles``) so that "employees are granted access on a
+need-to-know basis" is written once and enforced everywhere. ``owner`` is built in and may do
+everything. A role the policy does not (or no longer) define grants nothing: fail closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keepfaith.policy.schema import OWNER_ROLE, Capability, Policy
+
+# Roles whose accounts must use a second factor whenever KEEPFAITH_REQUIRE_2FA is on.
+ALWAYS_2FA_ROLES = frozenset({OWNER_ROLE, "dpo"})
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: str
+    title: str
+    capabilities: frozenset[Capability]
+    categories: frozenset[str]
+    purposes: frozenset[str]
+    all_categories: bool
+    defined: bool  # False: the role is unknown to the policy in force and grants nothing
+    require_2fa: bool
+
+
+def grant_for(policy: Policy | None, role: str) -> Grant:
+    if role == OWNER_ROLE:
+        purposes = frozenset(policy.purposes) if policy else frozenset()
+        return Grant(
+            role=role,
+            title="Owner",
+            capabilities=frozenset(Capability),
+            categories=frozenset(policy.data_categories) if policy else frozenset(),
+            purposes=purposes,
+            all_categories=True,
+            defined=True,
+            require_2fa=True,
+        )
+    definition = policy.staff_roles.get(role) if policy else None
+    if definition is None:
+        return Grant(
+            role,
+            role,
+            frozenset(),
+            frozenset(),
+            frozenset(),
+            False,
+            False,
+            role in ALWAYS_2FA_ROLES,
+        )
+    return Grant(
+        role=role,
+        title=definition.title,
+        capabilities=frozenset(definition.capabilities),
+        categories=frozenset(definition.categories),
+        purposes=frozenset(definition.purposes),
+        all_categories=False,
+        defined=True,
+        require_2fa=definition.require_2fa or role in ALWAYS_2FA_ROLES,
+    )
+
+
+def known_roles(policy: Policy | None) -> list[str]:
+    """Roles a staff account can be given now: owner plus the policy's roles."""
+    return [OWNER_ROLE, *sorted(policy.staff_roles)] if policy else [OWNER_ROLE]
