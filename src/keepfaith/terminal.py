@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
+from click._termui_impl import ProgressBar
 
 T = TypeVar("T")
 
@@ -40,11 +41,12 @@ def print_table(
 
 
 @contextmanager
-def progress(length: int, label: str, **kwargs: Any) -> Iterator[Any]:
+def progress(length: int, label: str) -> Iterator[ProgressBar[int]]:
     """A progress bar on stderr (hidden when stderr is not a terminal): ``bar.update(n)``."""
-    with click.progressbar(
-        length=length, label=label, file=click.get_text_stream("stderr"), **kwargs
-    ) as bar:
+    bar: ProgressBar[int] = click.progressbar(
+        length=length, label=label, file=click.get_text_stream("stderr"), show_pos=True
+    )
+    with bar:
         yield bar
 
 
