@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import click
 from click._termui_impl import ProgressBar
+from click.termui import progressbar
 
 T = TypeVar("T")
 
@@ -43,7 +44,7 @@ def print_table(
 @contextmanager
 def progress(length: int, label: str) -> Iterator[ProgressBar[int]]:
     """A progress bar on stderr (hidden when stderr is not a terminal): ``bar.update(n)``."""
-    bar: ProgressBar[int] = click.progressbar(
+    bar: ProgressBar[int] = progressbar(
         length=length, label=label, file=click.get_text_stream("stderr"), show_pos=True
     )
     with bar:
