@@ -7,6 +7,7 @@ columns and Click's progress bar already give.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
@@ -44,9 +45,7 @@ def print_table(
 @contextmanager
 def progress(length: int, label: str) -> Iterator[ProgressBar[int]]:
     """A progress bar on stderr (hidden when stderr is not a terminal): ``bar.update(n)``."""
-    bar: ProgressBar[int] = progressbar(
-        length=length, label=label, file=click.get_text_stream("stderr"), show_pos=True
-    )
+    bar: ProgressBar[int] = progressbar(length=length, label=label, file=sys.stderr, show_pos=True)
     with bar:
         yield bar
 
