@@ -14,7 +14,7 @@ import click
 from keepfaith.config import Settings, SettingsError
 from keepfaith.crypto.keyring import KeyringError
 from keepfaith.db.engine import DatabaseError
-from keepfaith.runtime import Runtime, open_runtime
+from keepfaith.runtime import Runtime, SchemaOutdated, open_runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,7 +47,7 @@ def opened(settings: Settings, *, upgrade: bool = True) -> Iterator[Runtime]:
     """The installation, opened and checked; any setup problem exits with a clear message."""
     try:
         runtime = open_runtime(settings, upgrade=upgrade)
-    except (KeyringError, DatabaseError) as exc:
+    except (KeyringError, DatabaseError, SchemaOutdated) as exc:
         fail(str(exc))
     except Exception as exc:  # e.g. the database server is down
         reason = f"{exc.__class__.__name__}: {_first_line(exc)}"

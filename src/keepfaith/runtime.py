@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 KEYRING_ID = "keyring_id"
 
 
+class SchemaOutdated(Exception):
+    """The database schema is older than this code; `keepfaith db upgrade` brings it up."""
+
+
 @dataclass(frozen=True)
 class Runtime:
     """What a running process holds: shared by the web app, the worker and the CLI."""
@@ -57,7 +61,7 @@ def open_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
         if upgrade:
             migrate.upgrade(db)
         elif not migrate.is_up_to_date(db):
-            raise KeyringError("the database schema is not current: run `keepfaith db upgrade`")
+            raise SchemaOutdated("the database schema is not current: run `keepfaith db upgrade`")
         path = settings.resolved_keyring_path
         try:
             ring = load_keyring(path)
