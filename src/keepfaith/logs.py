@@ -17,8 +17,9 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"(?<![\w.])\+?\d[\d ().\-]{5,}\d(?![\w.])")
 # Bearer tokens, API keys and signed link tokens.
 _SECRET = re.compile(
-    r"\b(?:kf_[A-Za-z0-9_\-]{16,}|[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{16,})"
+    r"\b(?:kf_[A-Za-z0-9_\-]{16,}|[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{16,})"
 )
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 REDACTED = "[redacted]"
 
@@ -27,7 +28,11 @@ def redact(text: str) -> str:
     """Remove anything shaped like an e-mail address, phone number or token."""
     text = _EMAIL.sub(REDACTED, text)
     text = _SECRET.sub(REDACTED, text)
-    return _PHONE.sub(REDACTED, text)
+    return _PHONE.sub(_phone_or_date, text)
+
+
+def _phone_or_date(match: re.Match[str]) -> str:
+    return match.group() if _ISO_DATE.fullmatch(match.group()) else REDACTED
 
 
 class RedactingFilter(logging.Filter):
