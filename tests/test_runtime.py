@@ -49,6 +49,9 @@ def test_the_asgi_factory_refuses_an_outdated_schema(
     assert application().title == "keepfaith"
     db = Database(settings.resolved_database_url)
     migrate.downgrade(db, "0001_core")
-    db.dispose()
-    with pytest.raises(SchemaOutdated, match="keepfaith db upgrade"):
-        application()
+    try:
+        with pytest.raises(SchemaOutdated, match="keepfaith db upgrade"):
+            application()
+    finally:
+        migrate.upgrade(db)  # the PostgreSQL test database is shared by the tests that follow
+        db.dispose()
