@@ -140,8 +140,7 @@ def worker_command(processes: int, once: bool, drain: bool) -> None:
         if processes == 1:
             worker = Worker(runtime)
             with stop_on_signals(worker.stop):
-                count = worker.run(once=once, drain=drain)
-            click.echo(f"worker stopped after {count} job(s)", err=True)
+                worker.run(once=once, drain=drain)
             return
     sys.exit(Supervisor(processes, modules, once=once, drain=drain).run())
 

@@ -20,7 +20,8 @@ class JobActionError(Exception):
 
 def count_by_state(session: Session) -> dict[JobState, int]:
     """Every state with its number of jobs (zero included), in lifecycle order."""
-    counts = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).tuples())
+    rows = session.execute(select(Job.state, func.count()).group_by(Job.state))
+    counts = {state: count for state, count in rows}
     return {state: counts.get(state, 0) for state in JobState}
 
 
