@@ -97,7 +97,7 @@ def states(db: Database, kind: str) -> Counter[JobState]:
         rows = session.execute(
             select(Job.state, func.count()).where(Job.kind == kind).group_by(Job.state)
         )
-        return Counter({state: n for state, n in rows})
+        return Counter(dict(rows.all()))
 
 
 def job_held_by(db: Database, worker: str, *, started_within: float | None = None) -> Job | None:
@@ -124,7 +124,6 @@ def test_killing_a_worker_mid_job_loses_no_job_and_runs_none_twice(
     )
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    killed_at = utcnow()
     orphan = job_held_by(db, name_of(victim))
     assert orphan is not None, "the victim held no job when it died"
     assert orphan.locked_until is not None
@@ -157,12 +156,15 @@ def test_sigterm_lets_a_worker_process_finish_its_job_and_exit(
     runtime_db: Database, workers: Workers
 ) -> None:
     db = runtime_db
-    first, *rest = enqueue_many(db, "tests.noop", 3, sleep=1.0)
+    enqueue_many(db, "tests.noop", 3, sleep=1.0)
     worker = workers.start()
-    wait_for(lambda: job_held_by(db, name_of(worker)), 30, "the worker to start a job")
+    held = wait_for(lambda: job_held_by(db, name_of(worker)), 30, "the worker to start a job")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(15) == 0, workers.output()
     assert states(db, "tests.noop") == Counter({JobState.SUCCEEDED: 1, JobState.QUEUED: 2})
+    with db.reader() as session:
+        finished = session.get(Job, held.id)  # type: ignore[attr-defined]
+        assert finished is not None and finished.state is JobState.SUCCEEDED
 
 
 def test_the_supervisor_restarts_crashed_children_and_stops_them_all_on_sigterm(

@@ -20,8 +20,9 @@ class JobActionError(Exception):
 
 def count_by_state(session: Session) -> dict[JobState, int]:
     """Every state with its number of jobs (zero included), in lifecycle order."""
-    rows = session.execute(select(Job.state, func.count()).group_by(Job.state))
-    counts = {state: count for state, count in rows}
+    counts: dict[JobState, int] = dict(
+        session.execute(select(Job.state, func.count()).group_by(Job.state)).all()
+    )
     return {state: counts.get(state, 0) for state in JobState}
 
 
