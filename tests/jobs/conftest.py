@@ -26,9 +26,12 @@ def test_handlers() -> Iterator[None]:
 
 
 @pytest.fixture
-def effects(db: Database) -> Database:
+def effects(db: Database) -> Iterator[Database]:
+    """The test's database with the effects table; dropped after, as it is not in the schema
+    (and the PostgreSQL test database is shared by the tests of a pytest worker)."""
     handlers.reset_effects(db)
-    return db
+    yield db
+    handlers.effects.drop(db.write_engine, checkfirst=True)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, delete, func, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
 from keepfaith.db.engine import Database
 from keepfaith.jobs.context import JobContext
@@ -32,9 +32,8 @@ gate = threading.Event()
 
 
 def reset_effects(db: Database) -> None:
-    effects.create(db.write_engine, checkfirst=True)
-    with db.transaction() as session:
-        session.execute(delete(effects))
+    effects.drop(db.write_engine, checkfirst=True)
+    effects.create(db.write_engine)
 
 
 def effect_rows(db: Database) -> list[tuple[int, str, int]]:

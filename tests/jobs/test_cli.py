@@ -91,7 +91,7 @@ def test_jobs_retry_gives_a_dead_job_its_attempts_back(cli: CliRunner, runtime: 
     assert _state(runtime.db, dead) == (JobState.QUEUED, 0)
     again = run(cli, "jobs", "retry", str(dead))
     assert again.exit_code == 2
-    assert "is queued; only dead or failed jobs can be retried" in again.output
+    assert "is queued, not yet tried; only dead jobs and jobs waiting to retry" in again.output
 
 
 def test_jobs_retry_refuses_when_a_twin_is_already_waiting(
@@ -119,7 +119,7 @@ def test_jobs_cancel_cancels_waiting_jobs_only(cli: CliRunner, runtime: Runtime)
     assert _state(runtime.db, waiting.id)[0] is JobState.CANCELLED
     refused = run(cli, "jobs", "cancel", str(running.id))
     assert refused.exit_code == 2
-    assert "is running; only queued or failed jobs can be cancelled" in refused.output
+    assert "is running; only queued jobs can be cancelled" in refused.output
 
 
 def test_jobs_stats_counts_jobs_by_state_and_lists_schedules(

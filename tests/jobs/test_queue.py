@@ -155,9 +155,10 @@ def test_a_failing_job_is_retried_with_backoff_then_dies(db: Database) -> None:
     assert job is not None
     with db.transaction() as session:
         state = queue.fail(session, Lease(job.id, "w1", 1), RuntimeError("smtp down"))
-    assert state is JobState.FAILED
+    assert state is JobState.QUEUED
     [failed] = _jobs(db)
-    assert failed.last_error == "RuntimeError: smtp down" and failed.locked_until is None
+    assert failed.retrying and failed.attempts == 1 and failed.locked_until is None
+    assert failed.last_error == "RuntimeError: smtp down"
     assert timedelta(seconds=5) <= failed.run_at - utcnow() <= timedelta(seconds=10)
     assert _claim(db) is None  # not before its retry time
     with time_machine.travel(utcnow() + timedelta(seconds=11)):
@@ -183,7 +184,13 @@ def test_a_job_whose_worker_went_silent_is_offered_again(db: Database) -> None:
     job = _claim(db, "crashed-worker")
     assert job is not None
     assert _claim(db, "w2") is None  # the lease still holds
+    with db.transaction() as session:
+        assert queue.recover_abandoned(session) == (0, 0)
     with time_machine.travel(utcnow() + timedelta(seconds=61)):
+        with db.reader() as session:
+            assert queue.abandoned_exists(session)
+        with db.transaction() as session:
+            assert queue.recover_abandoned(session) == (1, 0)
         again = _claim(db, "w2")
     assert again is not None and again.id == job.id and again.attempts == 2
     assert again.last_error == "LeaseExpired: crashed-worker stopped renewing its lease"
@@ -200,11 +207,9 @@ def test_a_job_abandoned_on_its_last_attempt_dies(db: Database) -> None:
     assert _claim(db, "crashed-worker") is not None
     later = utcnow() + timedelta(seconds=61)
     with time_machine.travel(later):
-        assert _claim(db, "w2") is None
-        with db.reader() as session:
-            assert queue.abandoned_exists(session)
         with db.transaction() as session:
-            assert queue.bury_abandoned(session) == 1
+            assert queue.recover_abandoned(session) == (0, 1)
+        assert _claim(db, "w2") is None
     [dead] = _jobs(db)
     assert dead.state is JobState.DEAD
     assert dead.last_error == (

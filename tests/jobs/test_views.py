@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import update
 from starlette.testclient import TestClient
 
+from keepfaith.clock import utcnow
 from keepfaith.db.engine import Database
 from keepfaith.jobs import views
 from keepfaith.jobs.models import Job, JobState
@@ -142,7 +143,7 @@ def test_cancel_stops_a_waiting_job_and_a_stale_button_explains_itself(
     assert _state(runtime.db, waiting) is JobState.CANCELLED
     again = client.post(f"/console/jobs/{waiting}/cancel")  # e.g. a second browser tab
     assert again.status_code == 409
-    assert "only queued or failed jobs can be cancelled" in again.text
+    assert "is cancelled; only queued jobs can be cancelled" in again.text
     assert client.post("/console/jobs/999999/retry").status_code == 404
 
 
@@ -162,3 +163,27 @@ def test_viewers_without_the_manage_capability_see_no_buttons(
     page = TestClient(app).get(f"/console/jobs/{dead}")
     assert page.status_code == 200 and "TimeoutError" in page.text
     assert "<form" not in page.text.split('class="console-content"')[1]
+
+
+def test_a_job_waiting_to_retry_can_be_retried_at_once(
+    staffroom: Staffroom, alice: Persona, runtime: Runtime
+) -> None:
+    with runtime.db.transaction() as session:
+        job = enqueue(session, "tests.noop", max_attempts=3)
+        assert job is not None
+    with runtime.db.transaction() as session:
+        claim(session, "w1", kinds=["tests.noop"], lease_seconds=60)
+        fail(session, Lease(job.id, "w1", 1), ConnectionError("smtp refused"))
+    client = staffroom.client(alice)
+    listed = client.get("/console/jobs").text
+    assert 'queued <span class="muted">(retry)</span>' in listed
+    assert "(1 waiting to retry)" in listed
+    page = client.get(f"/console/jobs/{job.id}").text
+    assert "the last attempt failed; it will be tried again at" in page
+    assert f'action="/console/jobs/{job.id}/retry"' in page
+    assert f'action="/console/jobs/{job.id}/cancel"' in page
+    client.post(f"/console/jobs/{job.id}/retry")
+    with runtime.db.reader() as session:
+        retried = session.get(Job, job.id)
+        assert retried is not None and retried.attempts == 1  # the failure still counts
+        assert retried.run_at <= utcnow()

@@ -36,7 +36,7 @@ def list_command(state: str | None, kind: str | None, limit: int) -> None:
             (
                 j.id,
                 j.kind,
-                j.state.value,
+                f"{j.state.value} (retry)" if j.retrying else j.state.value,
                 f"{j.attempts}/{j.max_attempts}",
                 _when(j.run_at),
                 j.last_error or "",
@@ -64,7 +64,7 @@ def show_command(job_id: int) -> None:
 @jobs_group.command("retry")
 @click.argument("job_id", type=int)
 def retry_command(job_id: int) -> None:
-    """Run a dead or failed job again now."""
+    """Run a dead job, or one waiting to retry, again now."""
     with opened(load_settings()) as runtime:
         try:
             with runtime.db.transaction() as session:
@@ -78,7 +78,7 @@ def retry_command(job_id: int) -> None:
 @jobs_group.command("cancel")
 @click.argument("job_id", type=int)
 def cancel_command(job_id: int) -> None:
-    """Cancel a job that is waiting to run (queued, or failed and waiting to retry)."""
+    """Cancel a job that is waiting to run (queued)."""
     with opened(load_settings()) as runtime:
         try:
             with runtime.db.transaction() as session:
@@ -93,6 +93,7 @@ def stats_command() -> None:
     """Jobs by state, and the periodic schedules."""
     with opened(load_settings()) as runtime, runtime.db.reader() as session:
         counts = service.count_by_state(session)
+        retrying = service.count_retrying(session)
         schedules = [
             (
                 s.name,
@@ -104,6 +105,8 @@ def stats_command() -> None:
             for s in service.list_schedules(session)
         ]
     print_table(["state", "jobs"], [(state.value, n) for state, n in counts.items()])
+    if retrying:
+        click.echo(f"({retrying} of the queued jobs failed before and wait to retry)")
     click.echo("")
     print_table(
         ["schedule", "kind", "every", "next run", "last run"], schedules, empty="(no schedules)"

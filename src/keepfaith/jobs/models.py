@@ -15,18 +15,20 @@ from keepfaith.db.types import str_enum
 
 
 class JobState(StrEnum):
-    QUEUED = "queued"  # waiting for its run_at
+    # Waiting for its run_at: a new job, or one whose last attempt failed (attempts > 0,
+    # last_error says why) and that waits out its backoff. Keeping both in one state keeps the
+    # claim a single ordered index range (state, run_at, id) on both databases.
+    QUEUED = "queued"
     RUNNING = "running"  # claimed by a worker that holds a lease on it
-    FAILED = "failed"  # the last attempt raised; waiting for run_at to try again
     SUCCEEDED = "succeeded"
-    DEAD = "dead"  # out of attempts: stays for a person to look at (retry or leave)
+    DEAD = "dead"  # out of attempts: stays for a person to look at and retry
     CANCELLED = "cancelled"
 
 
 # States in which a job is still going to run: a dedupe key is unique among these.
-UNFINISHED = (JobState.QUEUED, JobState.RUNNING, JobState.FAILED)
+UNFINISHED = (JobState.QUEUED, JobState.RUNNING)
 FINISHED = (JobState.SUCCEEDED, JobState.DEAD, JobState.CANCELLED)
-_UNFINISHED_SQL = "state IN ('queued', 'running', 'failed')"
+UNFINISHED_SQL = "state IN ('queued', 'running')"
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 _JOB_ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -62,8 +64,8 @@ class Job(Base):
             "uq_job_dedupe_key_unfinished",
             "dedupe_key",
             unique=True,
-            sqlite_where=text(_UNFINISHED_SQL),
-            postgresql_where=text(_UNFINISHED_SQL),
+            sqlite_where=text(UNFINISHED_SQL),
+            postgresql_where=text(UNFINISHED_SQL),
         ),
         Index("ix_job_finished_at", "finished_at"),
     )
@@ -71,6 +73,11 @@ class Job(Base):
     @property
     def finished(self) -> bool:
         return self.state in FINISHED
+
+    @property
+    def retrying(self) -> bool:
+        """Queued again after a failed attempt, waiting out its backoff."""
+        return self.state is JobState.QUEUED and self.attempts > 0
 
 
 class JobSchedule(Base):

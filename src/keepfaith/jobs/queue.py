@@ -3,13 +3,15 @@
 Every state change is one conditional UPDATE, so it is correct on both databases without
 locks held between statements (stack-notes §2.2.7, §4):
 
-* claim: ``UPDATE job SET state='running', ... WHERE id = (SELECT id ... ORDER BY run_at, id
-  LIMIT 1 [FOR UPDATE SKIP LOCKED]) AND <still claimable> RETURNING *``. On PostgreSQL, SKIP
+* claim: ``UPDATE job SET state='running', ... WHERE id = (SELECT id ... WHERE state='queued'
+  AND run_at <= now ORDER BY run_at, id LIMIT 1 [FOR UPDATE SKIP LOCKED]) AND <still due>
+  RETURNING *``. On PostgreSQL, SKIP
   LOCKED lets concurrent claimers pass each other; on SQLite it is silently dropped, and the
   writer's BEGIN IMMEDIATE makes claims take turns instead.
 * complete, fail, extend: ``... WHERE id = :id AND state = 'running' AND locked_by = :me AND
-  attempts = :attempt``. If another worker took the job over after our lease ran out, nothing
-  matches and the caller learns it no longer holds the job.
+  attempts = :attempt``. If the lease ran out and the job was taken back (queued again by
+  `recover_abandoned`, then claimed by another worker), nothing matches and the caller learns
+  it no longer holds the job.
 """
 
 from __future__ import annotations
@@ -19,15 +21,30 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, event, func, literal, or_, select, text, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Update,
+    and_,
+    bindparam,
+    case,
+    event,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from keepfaith.clock import utcnow
-from keepfaith.jobs.models import _UNFINISHED_SQL, Job, JobState
+from keepfaith.db.types import UTCDateTime
+from keepfaith.jobs.models import UNFINISHED_SQL, Job, JobState
 from keepfaith.jobs.payload import clean_payload
 from keepfaith.jobs.registry import handler_for
 from keepfaith.logs import redact
@@ -92,7 +109,7 @@ def enqueue(
         # Both databases accept a partial unique index as the conflict target. Concurrent
         # enqueuers with one key wait for each other instead of failing the caller's transaction.
         stmt = stmt.on_conflict_do_nothing(
-            index_elements=[Job.dedupe_key], index_where=text(_UNFINISHED_SQL)
+            index_elements=[Job.dedupe_key], index_where=text(UNFINISHED_SQL)
         )
     job = session.scalars(stmt.returning(Job)).one_or_none()
     if job is not None:
@@ -110,13 +127,37 @@ class Lease:
     deadline: datetime | None = None  # the handler's timeout: no renewal and no completion past it
 
 
-def _claimable(job: Any, kinds: Sequence[str], now: datetime) -> ColumnElement[bool]:
-    due = and_(job.state.in_((JobState.QUEUED, JobState.FAILED)), job.run_at <= now)
-    # A running job whose worker went silent is offered again while it has attempts left.
-    abandoned = and_(
-        job.state == JobState.RUNNING, job.locked_until < now, job.attempts < job.max_attempts
+# Statements are built once and executed with parameters: building a SQLAlchemy expression
+# costs more than running it, and a worker runs these for every job.
+_NOW = bindparam("p_now", type_=UTCDateTime())
+_UNTIL = bindparam("p_until", type_=UTCDateTime())
+_KINDS: BindParameter[list[str]] = bindparam("p_kinds", expanding=True)
+
+
+def _due(job: Any) -> ColumnElement[bool]:
+    # One state and a range of run_at: an ordered walk of ix_job_state_run_at that stops at
+    # the first row, however long the backlog (an IN over two states would sort them all).
+    return and_(job.state == JobState.QUEUED, job.run_at <= _NOW, job.kind.in_(_KINDS))
+
+
+@cache
+def _claim_statement(dialect: str) -> Update:
+    picked = aliased(Job, name="picked")  # not correlated with the UPDATE's own table
+    pick = select(picked.id).where(_due(picked)).order_by(picked.run_at, picked.id).limit(1)
+    if dialect == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    return (
+        update(Job)
+        .where(Job.id == pick.scalar_subquery(), _due(Job))
+        .values(
+            state=JobState.RUNNING,
+            attempts=Job.attempts + 1,
+            locked_by=bindparam("p_worker"),
+            locked_until=_UNTIL,
+            started_at=_NOW,
+        )
+        .returning(Job)
     )
-    return and_(job.kind.in_(kinds), or_(due, abandoned))
 
 
 def claim(
@@ -131,68 +172,65 @@ def claim(
     if not kinds:
         return None
     now = now or utcnow()
-    picked = aliased(Job, name="picked")  # not correlated with the UPDATE's own table
-    pick = (
-        select(picked.id)
-        .where(_claimable(picked, kinds, now))
-        .order_by(picked.run_at, picked.id)
-        .limit(1)
-    )
-    if _dialect(session) == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    taken_over = (
-        literal("LeaseExpired: ")
-        + func.coalesce(Job.locked_by, "?")
-        + literal(" stopped renewing its lease")
-    )
-    stmt = (
-        update(Job)
-        .where(Job.id == pick.scalar_subquery(), _claimable(Job, kinds, now))
-        .values(
-            state=JobState.RUNNING,
-            attempts=Job.attempts + 1,
-            locked_by=worker,
-            locked_until=now + timedelta(seconds=lease_seconds),
-            started_at=now,
-            last_error=case((Job.state == JobState.RUNNING, taken_over), else_=Job.last_error),
-        )
-        .returning(Job)
-    )
+    params = {
+        "p_now": now,
+        "p_until": now + timedelta(seconds=lease_seconds),
+        "p_worker": worker,
+        "p_kinds": list(kinds),
+    }
     options = {"synchronize_session": False, "populate_existing": True}
-    return session.scalars(stmt, execution_options=options).one_or_none()
+    stmt = _claim_statement(_dialect(session))
+    return session.scalars(stmt, params, execution_options=options).one_or_none()
+
+
+_DUE_EXISTS = select(Job.id).where(_due(Job)).limit(1)
 
 
 def due_exists(session: Session, kinds: Sequence[str], now: datetime | None = None) -> bool:
     """Whether `claim` would find something: a cheap read before taking SQLite's write lock."""
     if not kinds:
         return False
-    query = select(Job.id).where(_claimable(Job, kinds, now or utcnow())).limit(1)
-    return session.scalar(query) is not None
+    params = {"p_now": now or utcnow(), "p_kinds": list(kinds)}
+    return session.scalar(_DUE_EXISTS, params) is not None
 
 
-def _held(lease: Lease) -> ColumnElement[bool]:
-    return and_(
-        Job.id == lease.job_id,
-        Job.state == JobState.RUNNING,
-        Job.locked_by == lease.worker,
-        Job.attempts == lease.attempt,
+_HELD = and_(
+    Job.id == bindparam("p_job_id"),
+    Job.state == JobState.RUNNING,
+    Job.locked_by == bindparam("p_worker"),
+    Job.attempts == bindparam("p_attempt"),
+)
+_COMPLETE = (
+    update(Job).where(_HELD).values(state=JobState.SUCCEEDED, finished_at=_NOW, locked_until=None)
+)
+_EXTEND = update(Job).where(_HELD).values(locked_until=_UNTIL)
+_OUT_OF_ATTEMPTS = Job.attempts >= Job.max_attempts
+_FAIL = (
+    update(Job)
+    .where(_HELD)
+    .values(
+        state=case((_OUT_OF_ATTEMPTS, JobState.DEAD.value), else_=JobState.QUEUED.value),
+        run_at=case((_OUT_OF_ATTEMPTS, Job.run_at), else_=_UNTIL),
+        finished_at=case((_OUT_OF_ATTEMPTS, _NOW), else_=None),
+        locked_until=None,
+        last_error=bindparam("p_error"),
     )
+    .returning(Job.state)
+)
 
 
-def _update_held(session: Session, lease: Lease, **values: Any) -> bool:
-    result = session.execute(
-        update(Job).where(_held(lease)).values(**values),
-        execution_options={"synchronize_session": False},
-    )
+def _lease_params(lease: Lease, **more: Any) -> dict[str, Any]:
+    return {"p_job_id": lease.job_id, "p_worker": lease.worker, "p_attempt": lease.attempt, **more}
+
+
+def _changed_one(session: Session, stmt: Update, params: dict[str, Any]) -> bool:
+    result = session.execute(stmt, params, execution_options={"synchronize_session": False})
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def complete(session: Session, lease: Lease, now: datetime | None = None) -> bool:
     """Mark the job succeeded if `lease` still holds it; False means another worker has it."""
-    now = now or utcnow()
-    return _update_held(
-        session, lease, state=JobState.SUCCEEDED, finished_at=now, locked_until=None
-    )
+    return _changed_one(session, _COMPLETE, _lease_params(lease, p_now=now or utcnow()))
 
 
 def fail(
@@ -203,26 +241,16 @@ def fail(
     now: datetime | None = None,
     rng: random.Random | None = None,
 ) -> JobState | None:
-    """Record a failed attempt: retry later with backoff, or dead when out of attempts.
+    """Record a failed attempt: queued again after a backoff, or dead when out of attempts.
 
     Returns the new state, or None if the lease no longer holds the job.
     """
     now = now or utcnow()
     retry_at = now + timedelta(seconds=backoff_seconds(lease.attempt, rng))
-    out_of_attempts = Job.attempts >= Job.max_attempts
-    stmt = (
-        update(Job)
-        .where(_held(lease))
-        .values(
-            state=case((out_of_attempts, JobState.DEAD.value), else_=JobState.FAILED.value),
-            run_at=case((out_of_attempts, Job.run_at), else_=retry_at),
-            finished_at=case((out_of_attempts, now), else_=None),
-            locked_until=None,
-            last_error=describe_error(error),
-        )
-        .returning(Job.state)
-    )
-    state = session.scalars(stmt, execution_options={"synchronize_session": False}).one_or_none()
+    params = _lease_params(lease, p_now=now, p_until=retry_at, p_error=describe_error(error))
+    state = session.scalars(
+        _FAIL, params, execution_options={"synchronize_session": False}
+    ).one_or_none()
     return None if state is None else JobState(state)
 
 
@@ -233,39 +261,48 @@ def extend(
     until = (now or utcnow()) + timedelta(seconds=lease_seconds)
     if lease.deadline is not None:
         until = min(until, lease.deadline)
-    return _update_held(session, lease, locked_until=until)
+    return _changed_one(session, _EXTEND, _lease_params(lease, p_until=until))
 
 
-def bury_abandoned(session: Session, now: datetime | None = None) -> int:
-    """Running jobs whose lease ran out on their last attempt become dead; returns how many."""
+def _abandoned(now: datetime) -> ColumnElement[bool]:
+    return and_(Job.state == JobState.RUNNING, Job.locked_until < now)
+
+
+def abandoned_exists(session: Session, now: datetime | None = None) -> bool:
+    return session.scalar(select(Job.id).where(_abandoned(now or utcnow())).limit(1)) is not None
+
+
+def recover_abandoned(session: Session, now: datetime | None = None) -> tuple[int, int]:
+    """Running jobs whose lease ran out: queued again, or dead if that was the last attempt.
+
+    The attempt counts (it was counted when claimed). The worker that went silent can no
+    longer complete or fail it: its lease names a running job, and the job is not running.
+    Returns (requeued, dead).
+    """
     now = now or utcnow()
-    stmt = (
+    silent = literal("LeaseExpired: ") + func.coalesce(Job.locked_by, "?")
+    requeued = session.execute(
         update(Job)
-        .where(
-            Job.state == JobState.RUNNING,
-            Job.locked_until < now,
-            Job.attempts >= Job.max_attempts,
-        )
+        .where(_abandoned(now), Job.attempts < Job.max_attempts)
+        .values(
+            state=JobState.QUEUED,
+            locked_until=None,
+            last_error=silent + literal(" stopped renewing its lease"),
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    died = session.execute(
+        update(Job)
+        .where(_abandoned(now), Job.attempts >= Job.max_attempts)
         .values(
             state=JobState.DEAD,
             finished_at=now,
             locked_until=None,
-            last_error=literal("LeaseExpired: ")
-            + func.coalesce(Job.locked_by, "?")
-            + literal(" stopped renewing its lease on the last attempt"),
-        )
+            last_error=silent + literal(" stopped renewing its lease on the last attempt"),
+        ),
+        execution_options={"synchronize_session": False},
     )
-    result = session.execute(stmt, execution_options={"synchronize_session": False})
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def abandoned_exists(session: Session, now: datetime | None = None) -> bool:
-    query = select(Job.id).where(
-        Job.state == JobState.RUNNING,
-        Job.locked_until < (now or utcnow()),
-        Job.attempts >= Job.max_attempts,
-    )
-    return session.scalar(query.limit(1)) is not None
+    return int(requeued.rowcount), int(died.rowcount)  # type: ignore[attr-defined]
 
 
 def backoff_seconds(attempt: int, rng: random.Random | None = None) -> float:

@@ -97,13 +97,18 @@ class Supervisor:
     def run(self) -> int:
         """Run until every child has exited; 0 if all of them exited cleanly."""
         with stop_on_signals(self.stop):
-            for index in range(self.processes):
-                self._start(index)
-            while self._children:
-                wait([c.sentinel for c in self._children.values()], timeout=1.0)
-                for index, child in list(self._children.items()):
-                    if child.exitcode is not None:
-                        self._reap(index, child)
+            try:
+                for index in range(self.processes):
+                    self._start(index)
+                while self._children:
+                    wait([c.sentinel for c in self._children.values()], timeout=1.0)
+                    for index, child in list(self._children.items()):
+                        if child.exitcode is not None:
+                            self._reap(index, child)
+            except KeyboardInterrupt:  # a second signal: stop now, leases bring the jobs back
+                for child in self._children.values():
+                    child.kill()
+                raise
         return 1 if self.failures else 0
 
     def _start(self, index: int) -> None:

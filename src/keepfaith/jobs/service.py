@@ -10,9 +10,6 @@ from sqlalchemy.orm import Session
 from keepfaith.clock import utcnow
 from keepfaith.jobs.models import UNFINISHED, Job, JobSchedule, JobState
 
-RETRYABLE = (JobState.DEAD, JobState.FAILED)
-CANCELLABLE = (JobState.QUEUED, JobState.FAILED)
-
 
 class JobActionError(Exception):
     """The job cannot take this action in its current state; the message says why."""
@@ -24,6 +21,20 @@ def count_by_state(session: Session) -> dict[JobState, int]:
         session.execute(select(Job.state, func.count()).group_by(Job.state)).all()
     )
     return {state: counts.get(state, 0) for state in JobState}
+
+
+def count_retrying(session: Session) -> int:
+    """Queued jobs whose last attempt failed, waiting out their backoff."""
+    query = select(func.count()).where(Job.state == JobState.QUEUED, Job.attempts > 0)
+    return int(session.scalar(query) or 0)
+
+
+def can_retry(job: Job) -> bool:
+    return job.state is JobState.DEAD or job.retrying
+
+
+def can_cancel(job: Job) -> bool:
+    return job.state is JobState.QUEUED
 
 
 def list_jobs(
@@ -54,11 +65,13 @@ def list_schedules(session: Session) -> Sequence[JobSchedule]:
 
 
 def retry_job(session: Session, job_id: int) -> Job:
-    """Run a dead or failed job again now. A dead job gets its full number of attempts back."""
+    """Run a job again now: a dead one (with its full number of attempts back), or a queued
+    one that failed and is waiting out its backoff."""
     job = _job_for_update(session, job_id)
-    if job.state not in RETRYABLE:
+    if not can_retry(job):
         raise JobActionError(
-            f"job {job_id} is {job.state.value}; only dead or failed jobs can be retried"
+            f"job {job_id} is {_describe_state(job)}; only dead jobs and jobs waiting to retry "
+            "can be retried"
         )
     if job.state is JobState.DEAD:
         if job.dedupe_key is not None:
@@ -71,28 +84,32 @@ def retry_job(session: Session, job_id: int) -> Job:
                     "finished yet, so this one is not retried"
                 )
         job.attempts = 0
-    job.state = JobState.QUEUED
+        job.state = JobState.QUEUED
+        job.finished_at = None
     job.run_at = utcnow()
-    job.finished_at = None
     session.flush()
     return job
 
 
 def cancel_job(session: Session, job_id: int) -> Job:
-    """Cancel a job that is waiting (queued, or failed and waiting to retry).
+    """Cancel a job that is waiting to run.
 
     A running job cannot be cancelled: its handler may be half-way through work outside the
     database, and only the handler knows how to stop that safely.
     """
     job = _job_for_update(session, job_id)
-    if job.state not in CANCELLABLE:
+    if not can_cancel(job):
         raise JobActionError(
-            f"job {job_id} is {job.state.value}; only queued or failed jobs can be cancelled"
+            f"job {job_id} is {_describe_state(job)}; only queued jobs can be cancelled"
         )
     job.state = JobState.CANCELLED
     job.finished_at = utcnow()
     session.flush()
     return job
+
+
+def _describe_state(job: Job) -> str:
+    return "queued, not yet tried" if job.state is JobState.QUEUED else job.state.value
 
 
 def _job_for_update(session: Session, job_id: int) -> Job:

@@ -54,6 +54,7 @@ def jobs_page(
     chosen = _state(state)
     with _runtime(request).db.reader() as session:
         counts = service.count_by_state(session)
+        retrying = service.count_retrying(session)
         jobs = service.list_jobs(session, state=chosen, before_id=before, limit=PAGE_SIZE + 1)
         schedules = service.list_schedules(session)
     older = jobs[PAGE_SIZE - 1].id if len(jobs) > PAGE_SIZE else None
@@ -62,6 +63,7 @@ def jobs_page(
         "jobs/list.html",
         {
             "counts": counts,
+            "retrying": retrying,
             "jobs": jobs[:PAGE_SIZE],
             "state": chosen,
             "states": list(JobState),
@@ -96,8 +98,8 @@ def _job_page(
             "job": job,
             "notice": notice,
             "error": error,
-            "can_retry": manage and job.state in service.RETRYABLE,
-            "can_cancel": manage and job.state in service.CANCELLABLE,
+            "can_retry": manage and service.can_retry(job),
+            "can_cancel": manage and service.can_cancel(job),
         },
         status_code=409 if error else 200,
     )

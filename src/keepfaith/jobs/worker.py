@@ -56,6 +56,9 @@ class Worker:
         self.name = name or default_name()
         # None: every kind registered in this process, looked up at each claim.
         self.kinds = tuple(kinds) if kinds is not None else None
+        unknown = sorted(set(self.kinds or ()) - set(HANDLERS))
+        if unknown:
+            raise ValueError(f"no handler is registered for job kind(s) {', '.join(unknown)}")
         self.poll_seconds = poll_seconds or runtime.settings.worker_poll_seconds
         self.lease_seconds = lease_seconds or runtime.settings.job_lease_seconds
         self._stopping = threading.Event()
@@ -148,8 +151,8 @@ class Worker:
         succeeded = False
         self._current = lease
         try:
-            if deadline is not None:
-                self._renew(lease)  # a limit shorter than the lease shortens the lease
+            if handler.timeout_seconds is not None and handler.timeout_seconds < self.lease_seconds:
+                self._renew(lease)  # the lease never outlives the time limit
             handler.func(ctx)
         except LeaseLost:
             log.warning("job %d (%s) attempt %d: %s", job.id, job.kind, ctx.attempt, _LOST)
@@ -222,7 +225,7 @@ class Worker:
                 log.warning("job %d was taken over by another worker", lease.job_id)
 
     def _upkeep(self) -> None:
-        """Fire due schedules and bury abandoned jobs, at most once per poll interval."""
+        """Fire due schedules and take back jobs of silent workers, at most once per poll."""
         now = time.monotonic()
         if now < self._next_upkeep:
             return
@@ -235,9 +238,15 @@ class Worker:
                 schedules.fire_due(session)
         if abandoned:
             with self.runtime.db.transaction() as session:
-                buried = queue.bury_abandoned(session)
-            if buried:
-                log.warning("%d job(s) died: their worker stopped on the last attempt", buried)
+                requeued, dead = queue.recover_abandoned(session)
+            if requeued or dead:
+                log.warning(
+                    "took back %d job(s) from workers that stopped renewing their lease "
+                    "(%d queued again, %d out of attempts and dead)",
+                    requeued + dead,
+                    requeued,
+                    dead,
+                )
 
 
 _LOST = "its lease was lost to another worker; this attempt's result is discarded"

@@ -20,7 +20,7 @@ down_revision = "0003_staff"
 branch_labels = None
 depends_on = None
 
-_UNFINISHED = "state IN ('queued', 'running', 'failed')"
+_UNFINISHED = "state IN ('queued', 'running')"
 
 
 def _job_id() -> sa.types.TypeEngine[int]:
@@ -41,7 +41,6 @@ def upgrade() -> None:
             sa.Enum(
                 "queued",
                 "running",
-                "failed",
                 "succeeded",
                 "dead",
                 "cancelled",
