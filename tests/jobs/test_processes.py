@@ -216,3 +216,18 @@ def test_drain_mode_processes_exit_by_themselves(runtime_db: Database, workers: 
 def runtime_db(runtime: object, db: Database) -> Database:
     """The test's database with the keyring bound (the `runtime` fixture does that)."""
     return db
+
+
+def test_a_second_sigterm_stops_a_worker_at_once(runtime_db: Database, workers: Workers) -> None:
+    db = runtime_db
+    [job_id] = enqueue_many(db, "tests.noop", 1, sleep=30)
+    worker = workers.start()
+    wait_for(lambda: job_held_by(db, name_of(worker)), 30, "the worker to start a job")
+    worker.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(5) != 0
+    with db.reader() as session:
+        left = session.get(Job, job_id)
+        # Still leased to the stopped worker: another takes it once the lease runs out.
+        assert left is not None and left.state is JobState.RUNNING

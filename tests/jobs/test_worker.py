@@ -4,6 +4,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import select
 
 from jobs import handlers
@@ -177,3 +178,8 @@ def test_the_web_app_runs_the_embedded_worker_while_it_serves(runtime: Runtime) 
         _eventually(lambda: _job(runtime.db, job_id).state is JobState.SUCCEEDED)
     with runtime.db.reader() as session:
         assert session.scalar(select(Job.locked_by).where(Job.id == job_id)).endswith(":embedded")
+
+
+def test_a_worker_refuses_kinds_nobody_handles(runtime: Runtime) -> None:
+    with pytest.raises(ValueError, match="no handler is registered for job kind"):
+        Worker(runtime, kinds=["tests.noop", "mail.nobody"])

@@ -100,7 +100,8 @@ class Worker:
                 processed += ran
                 if (ran and once) or (not ran and (once or drain)):
                     break
-                if not ran:
+                if not ran and not self._stopping.is_set():
+                    # stop() sets _stopping before it wakes us, so checking first loses no stop.
                     queue.job_enqueued.wait(self.poll_seconds)
         finally:
             finished.set()
