@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -51,10 +52,15 @@ def test_once_runs_a_single_job(runtime: Runtime) -> None:
 
 
 def test_a_handler_that_raises_is_recorded_as_failed_without_personal_data(
-    runtime: Runtime,
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
     [job_id] = _enqueue(runtime.db, "tests.broken")
-    Worker(runtime, "w1").run(drain=True)
+    with caplog.at_level(logging.WARNING, logger="keepfaith.jobs"):
+        Worker(runtime, "w1").run(drain=True)
+    [record] = [r for r in caplog.records if "failed and will be retried" in r.getMessage()]
+    logged = record.getMessage()
+    assert "could not deliver to [redacted]" in logged and 'handlers.py", line' in logged
+    assert "jane" not in logged.lower() and record.exc_info is None
     job = _job(runtime.db, job_id)
     assert job.retrying and job.attempts == 1 and job.run_at > utcnow()
     assert job.last_error == "RuntimeError: could not deliver to [redacted]"

@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import time
+import traceback
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -160,7 +161,9 @@ class Worker:
         except Exception as exc:
             if ctx.completed:
                 succeeded = True
-                log.exception("job %d (%s) raised after it completed", job.id, job.kind)
+                log.error(
+                    "job %d (%s) raised after it completed: %s", job.id, job.kind, _summary(exc)
+                )
             else:
                 self._record_failure(ctx, exc)
         else:
@@ -202,8 +205,7 @@ class Worker:
             ctx.kind,
             ctx.attempt,
             outcome,
-            queue.describe_error(exc),
-            exc_info=exc,
+            _summary(exc),
         )
 
     def _renew(self, lease: queue.Lease) -> bool:
@@ -248,6 +250,17 @@ class Worker:
                     requeued,
                     dead,
                 )
+
+
+def _summary(exc: BaseException) -> str:
+    """Where a handler failed and why, without the rest of the message.
+
+    A handler's exception can carry anything its message quotes (a database error's DETAIL
+    line echoes the row, names included, which no pattern recognises), so the log gets the
+    stack frames and the first line only, redacted: the same as `last_error`.
+    """
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return f"{queue.describe_error(exc)}\nTraceback (most recent call last):\n{frames}".rstrip()
 
 
 _LOST = "its lease was lost to another worker; this attempt's result is discarded"
