@@ -40,6 +40,11 @@ class JobContext:
         """Whether this attempt's success has been committed (by `transaction()`)."""
         return self._completed
 
+    @property
+    def completing(self) -> bool:
+        """Whether `transaction()` has been entered: completion is under way or done."""
+        return self._transaction_used
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A write transaction that also records the job as succeeded, atomically.

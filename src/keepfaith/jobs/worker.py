@@ -63,7 +63,7 @@ class Worker:
         self.poll_seconds = poll_seconds or runtime.settings.worker_poll_seconds
         self.lease_seconds = lease_seconds or runtime.settings.job_lease_seconds
         self._stopping = threading.Event()
-        self._current: queue.Lease | None = None
+        self._current: JobContext | None = None  # the job in hand, for the heartbeat
         self._next_upkeep = 0.0
         self._idle = True
 
@@ -133,51 +133,52 @@ class Worker:
         with self.runtime.db.transaction() as session:
             return queue.claim(session, self.name, kinds=kinds, lease_seconds=self.lease_seconds)
 
-    def _execute(self, job: Job) -> None:
+    def _context_for(self, job: Job) -> JobContext:
         handler = HANDLERS[job.kind]
         deadline = None
         if handler.timeout_seconds is not None and job.started_at is not None:
             deadline = job.started_at + timedelta(seconds=handler.timeout_seconds)
-        lease = queue.Lease(job.id, self.name, job.attempts, deadline)
-        ctx = JobContext(
+        return JobContext(
             job_id=job.id,
             kind=job.kind,
             payload=dict(job.payload),
             attempt=job.attempts,
             runtime=self.runtime,
             worker_name=self.name,
-            lease=lease,
+            lease=queue.Lease(job.id, self.name, job.attempts, deadline),
             lease_seconds=self.lease_seconds,
         )
+
+    def _execute(self, job: Job) -> None:
+        handler = HANDLERS[job.kind]
+        ctx = self._context_for(job)
         started = time.monotonic()
-        succeeded = False
-        self._current = lease
+        error: Exception | None = None
+        self._current = ctx
         try:
             if handler.timeout_seconds is not None and handler.timeout_seconds < self.lease_seconds:
-                self._renew(lease)  # the lease never outlives the time limit
+                self._renew(ctx.lease)  # the lease never outlives the time limit
             handler.func(ctx)
-        except LeaseLost:
-            log.warning("job %d (%s) attempt %d: %s", job.id, job.kind, ctx.attempt, _LOST)
         except Exception as exc:
-            if ctx.completed:
-                succeeded = True
-                log.error(
-                    "job %d (%s) raised after it completed: %s", job.id, job.kind, _summary(exc)
-                )
-            else:
-                self._record_failure(ctx, exc)
-        else:
-            succeeded = ctx.completed or self._record_success(ctx)
+            error = exc
         finally:
-            self._current = None
-        if succeeded:
-            log.info(
-                "job %d (%s) attempt %d succeeded in %.2fs",
-                job.id,
-                job.kind,
-                ctx.attempt,
-                time.monotonic() - started,
+            self._current = None  # the heartbeat stops renewing before the outcome is recorded
+        if isinstance(error, LeaseLost):
+            log.warning("job %d (%s) attempt %d: %s", job.id, job.kind, ctx.attempt, _LOST)
+            return
+        if error is not None and not ctx.completed:
+            self._record_failure(ctx, error)
+            return
+        if error is not None:
+            log.error(
+                "job %d (%s) raised after it completed: %s", job.id, job.kind, _summary(error)
             )
+        elif not ctx.completed and not self._record_success(ctx):
+            return
+        elapsed = time.monotonic() - started
+        log.info(
+            "job %d (%s) attempt %d succeeded in %.2fs", job.id, job.kind, ctx.attempt, elapsed
+        )
 
     def _record_success(self, ctx: JobContext) -> bool:
         """Completion for handlers that did not use ctx.transaction(), under the same checks."""
@@ -214,18 +215,22 @@ class Worker:
 
     def _heartbeat(self, finished: threading.Event) -> None:
         while not finished.wait(self.lease_seconds / 3):
-            lease = self._current
-            if lease is None or (lease.deadline is not None and utcnow() > lease.deadline):
+            ctx = self._current
+            # Once the handler is recording its completion, the lease is its business.
+            if ctx is None or ctx.completing:
+                continue
+            lease = ctx.lease
+            if lease.deadline is not None and utcnow() > lease.deadline:
                 continue
             try:
                 renewed = self._renew(lease)
             except Exception:
                 log.exception(
-                    "worker %s: could not renew the lease of job %d", self.name, lease.job_id
+                    "worker %s: could not renew the lease of job %d", self.name, ctx.job_id
                 )
                 continue
-            if not renewed and self._current is lease:
-                log.warning("job %d was taken over by another worker", lease.job_id)
+            if not renewed and self._current is ctx and not ctx.completing:
+                log.warning("job %d was taken over by another worker", ctx.job_id)
 
     def _upkeep(self) -> None:
         """Fire due schedules and take back jobs of silent workers, at most once per poll."""
