@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -226,3 +228,28 @@ def test_extending_a_lease_never_passes_its_deadline(db: Database) -> None:
     with db.transaction() as session:
         assert queue.extend(session, Lease(job.id, "w1", 1, deadline), 60)
     assert _jobs(db)[0].locked_until == deadline
+
+
+def test_racing_enqueuers_with_one_dedupe_key_add_one_job_and_both_commit(db: Database) -> None:
+    barrier = threading.Barrier(4)
+    results: list[bool] = []
+    errors: list[BaseException] = []
+
+    def enqueue_and_linger() -> None:
+        try:
+            barrier.wait(5)
+            with db.transaction() as session:
+                job = enqueue(session, "tests.noop", dedupe_key="campaign:7:batch:1")
+                time.sleep(0.1)  # hold the transaction open while the others try
+                results.append(job is not None)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=enqueue_and_linger) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert errors == []
+    assert sorted(results) == [False, False, False, True]
+    assert len(_jobs(db)) == 1
