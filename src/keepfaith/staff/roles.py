@@ -67,3 +67,21 @@ def grant_for(policy: Policy | None, role: str) -> Grant:
 def known_roles(policy: Policy | None) -> list[str]:
     """Roles a staff account can be given now: owner plus the policy's roles."""
     return [OWNER_ROLE, *sorted(policy.staff_roles)] if policy else [OWNER_ROLE]
+
+
+# What each capability lets a person do, in the words the account page uses.
+CAPABILITY_LABELS: dict[Capability, str] = {
+    Capability.POLICY_VIEW: "Read the policy, its versions and changes",
+    Capability.POLICY_MANAGE: "Publish new policy versions",
+    Capability.STAFF_MANAGE: "Add staff, change their roles, disable accounts",
+    Capability.APIKEYS_MANAGE: "Create and revoke API keys",
+    Capability.JOBS_VIEW: "See background jobs",
+    Capability.JOBS_MANAGE: "Retry and cancel background jobs",
+    Capability.AUDIT_VIEW: "Read the audit trail",
+    Capability.SUBJECTS_VIEW: "See people's personal data (within your data categories)",
+    Capability.SUBJECTS_EDIT: "Correct people's personal data",
+    Capability.CONSENT_RECORD: "Record consent given or withdrawn",
+    Capability.CAMPAIGNS_MANAGE: "Send campaigns and messages",
+    Capability.REQUESTS_HANDLE: "Handle rights requests",
+    Capability.EVIDENCE_VIEW: "Read the evidence report",
+}

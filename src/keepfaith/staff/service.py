@@ -21,18 +21,27 @@ from keepfaith.staff.models import SignInFailure, StaffMember
 from keepfaith.staff.roles import grant_for, known_roles
 
 THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_NAME = 200  # the column's width
 IP_MAX_FAILURES = 30
 
 
 class StaffError(ValueError):
-    """A staff operation is refused; the message is for the person who asked."""
+    """A staff operation is refused; the message is for the person who asked.
+
+    ``field`` names the form field at fault (``email``, ``role``...), so that a page can show
+    the message next to it; None when the refusal is about the request as a whole.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def normalise_email(email: str) -> str:
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized.casefold()
     except EmailNotValidError:
-        raise StaffError("is not a valid e-mail address") from None
+        raise StaffError("this is not a valid e-mail address", field="email") from None
 
 
 def find_staff(session: Session, email: str) -> StaffMember | None:
@@ -57,17 +66,24 @@ def create_staff(
     address = normalise_email(email)
     if role not in known_roles(policy):
         choices = ", ".join(known_roles(policy))
-        raise StaffError(f"role {role!r} is not defined in the policy in force (roles: {choices})")
+        raise StaffError(
+            f"role {role!r} is not defined in the policy in force (roles: {choices})", field="role"
+        )
     if not display_name.strip():
-        raise StaffError("a display name is required")
+        raise StaffError("a name is required", field="display_name")
+    if len(display_name.strip()) > MAX_NAME:
+        raise StaffError(f"the name must be at most {MAX_NAME} characters", field="display_name")
     if session.scalar(select(StaffMember.id).where(StaffMember.email == address)) is not None:
-        raise StaffError("an account with this e-mail address already exists")
+        raise StaffError("an account with this e-mail address already exists", field="email")
     one_time = None
     if password is None:
         one_time = passwords.one_time_password()
         chosen = one_time
     else:
-        passwords.check_strength(password, email=address)
+        try:
+            passwords.check_strength(password, email=address)
+        except passwords.WeakPassword as exc:
+            raise StaffError(f"the password {exc}", field="password") from None
         chosen = password
     staff = StaffMember(
         email=address,

@@ -1,0 +1,134 @@
+"""Managing other people's staff accounts: roles, disabling, resets.
+
+The console and the CLI both call these. ``acting_id`` is the member of staff doing it (None
+from the command line, which is run by whoever operates the server). Two rules keep an
+installation from locking itself out: the last active owner can be neither disabled nor
+demoted, and nobody changes their own access from the console (another owner does it, so two
+people are involved when an owner's access changes).
+
+Logs name accounts by id only, never by address.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keepfaith.policy.schema import OWNER_ROLE, Policy
+from keepfaith.staff import sessions, totp
+from keepfaith.staff.models import StaffMember
+from keepfaith.staff.roles import known_roles
+from keepfaith.staff.service import (
+    StaffError,
+    active_owner_count,
+    create_staff,
+    disable_staff,
+    enable_staff,
+    reset_password,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _by(acting_id: uuid.UUID | None) -> str:
+    return f"staff:{acting_id}" if acting_id else "the command line"
+
+
+def _not_yourself(staff: StaffMember, acting_id: uuid.UUID | None, what: str) -> None:
+    if acting_id is not None and staff.id == acting_id:
+        raise StaffError(f"you cannot {what} your own account; ask another owner")
+
+
+def list_staff(session: Session) -> list[StaffMember]:
+    return list(
+        session.scalars(select(StaffMember).order_by(StaffMember.display_name, StaffMember.email))
+    )
+
+
+def add_account(
+    session: Session,
+    *,
+    email: str,
+    display_name: str,
+    role: str,
+    policy: Policy | None,
+    password: str | None = None,
+    acting_id: uuid.UUID | None = None,
+) -> tuple[StaffMember, str | None]:
+    """Add an account; see `create_staff` (a one-time password unless one is chosen)."""
+    staff, one_time = create_staff(
+        session,
+        email=email,
+        display_name=display_name,
+        role=role,
+        policy=policy,
+        password=password,
+    )
+    log.info("staff %s: added with role %s by %s", staff.id, role, _by(acting_id))
+    return staff, one_time
+
+
+def set_role(
+    session: Session,
+    staff: StaffMember,
+    role: str,
+    *,
+    policy: Policy | None,
+    acting_id: uuid.UUID | None = None,
+) -> bool:
+    """Give the account another role; False if it already had it. Takes effect on its next
+    request (roles are read on every request), so no session needs to end."""
+    roles = known_roles(policy)
+    if role not in roles:
+        raise StaffError(
+            f"role {role!r} is not defined in the policy in force (roles: {', '.join(roles)})",
+            field="role",
+        )
+    if role == staff.role:
+        return False
+    _not_yourself(staff, acting_id, "change the role of")
+    if staff.role == OWNER_ROLE and staff.active and active_owner_count(session) <= 1:
+        raise StaffError(
+            "this is the last active owner; make someone else an owner first", field="role"
+        )
+    previous, staff.role = staff.role, role
+    log.info("staff %s: role %s -> %s by %s", staff.id, previous, role, _by(acting_id))
+    return True
+
+
+def disable_account(
+    session: Session, staff: StaffMember, *, acting_id: uuid.UUID | None = None
+) -> None:
+    """Disable the account and end its sessions (refused for the last active owner)."""
+    _not_yourself(staff, acting_id, "disable")
+    disable_staff(session, staff)
+    log.info("staff %s: disabled by %s", staff.id, _by(acting_id))
+
+
+def enable_account(staff: StaffMember, *, acting_id: uuid.UUID | None = None) -> None:
+    enable_staff(staff)
+    log.info("staff %s: enabled by %s", staff.id, _by(acting_id))
+
+
+def reset_account_password(
+    session: Session, staff: StaffMember, *, acting_id: uuid.UUID | None = None
+) -> str:
+    """A new one-time password for someone who forgot theirs; their sessions end."""
+    _not_yourself(staff, acting_id, "reset the password of")
+    one_time = reset_password(session, staff)
+    log.info("staff %s: password reset by %s", staff.id, _by(acting_id))
+    return one_time
+
+
+def reset_second_factor(
+    session: Session, staff: StaffMember, *, acting_id: uuid.UUID | None = None
+) -> None:
+    """Remove the authenticator and recovery codes, for someone who lost both. Their sessions
+    end too: otherwise whoever holds one of them could enrol an authenticator of their own."""
+    _not_yourself(staff, acting_id, "remove the second factor of")
+    totp.remove_second_factor(staff)
+    sessions.revoke_all(session, staff.id)
+    log.info("staff %s: second factor removed by %s", staff.id, _by(acting_id))
