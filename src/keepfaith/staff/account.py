@@ -35,8 +35,8 @@ def session_handle(row: StaffSession) -> str:
 def own_sessions(
     session: Session, staff_id: uuid.UUID, settings: Settings, *, current_id: str
 ) -> list[SessionView]:
-    """The account's live sessions, most recently used first; the caller's own is marked."""
-    return [
+    """The account's live sessions: the caller's own first, then the most recently used."""
+    views = [
         SessionView(
             handle=session_handle(row),
             client=row.client,
@@ -47,6 +47,7 @@ def own_sessions(
         )
         for row in sessions.active_sessions(session, staff_id, settings)
     ]
+    return sorted(views, key=lambda view: not view.current)  # stable: keeps the recency order
 
 
 def end_own_session(
