@@ -66,6 +66,7 @@ def test_a_form_posted_from_another_site_is_refused(live_server: LiveServer, pag
     # The same form on the console's own page works (the refusal was about the origin).
     page.goto(f"{live_server.url}/console/api-keys/new")
     page.get_by_label("Name").fill("Shop checkout")
+    page.get_by_label("Role").select_option("owner")
     page.get_by_role("button", name="Create key").click()
     expect(page.locator("#api-key")).to_contain_text("kf_")
 

@@ -70,6 +70,7 @@ def test_an_expiry_date_is_kept_as_the_last_day(
     [
         ("name", "", "A name is required"),
         ("role", "marketing", "Role &#39;marketing&#39; is not defined"),
+        ("role", "", "Choose a role."),
         ("expires", "31/12/2030", "Enter the date as YYYY-MM-DD"),
         ("expires", "2001-01-01", "The expiry date must be in the future."),
     ],
@@ -162,3 +163,15 @@ def test_revoking_an_unknown_key_is_404(staffroom: Staffroom, alice: Persona) ->
     assert client.post("/console/api-keys/nope/revoke").status_code == 404
     missing = "/console/api-keys/00000000-0000-0000-0000-000000000000/revoke"
     assert client.post(missing).status_code == 404
+
+
+def test_a_bad_date_does_not_hide_the_other_mistakes(
+    staffroom: Staffroom, alice: Persona, runtime: Runtime
+) -> None:
+    response = staffroom.client(alice).post(
+        "/console/api-keys", data={"name": "", "role": "", "expires": "someday"}
+    )
+    assert response.status_code == 422 and "There are 3 problems" in response.text
+    for field in ("name", "role", "expires"):
+        assert f'id="{field}-error"' in response.text
+    assert _keys(runtime) == []

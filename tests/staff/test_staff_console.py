@@ -100,7 +100,8 @@ def test_adding_an_account_shows_its_one_time_password_once(
 ) -> None:
     client = staffroom.client(alice)
     form = client.get("/console/staff/new")
-    assert form.status_code == 200 and '<option value="owner"' in form.text
+    assert form.status_code == 200 and '<option value="owner" >' in form.text
+    assert '<option value="" selected>Choose a role</option>' in form.text  # least privilege
     created = client.post("/console/staff", data=NEW)
     assert created.status_code == 200
     assert created.headers["cache-control"] == "no-store"
@@ -129,6 +130,7 @@ def test_adding_an_account_shows_its_one_time_password_once(
         ("email", "alice@staff.example.com", "An account with this e-mail address already exists."),
         ("display_name", "   ", "A name is required."),
         ("role", "billing", "Role &#39;billing&#39; is not defined in the policy in force"),
+        ("role", "", "Choose a role."),
     ],
 )
 def test_bad_input_shows_the_form_again_with_the_error_at_the_field(
@@ -276,3 +278,26 @@ def test_the_console_navigation_links_to_staff_and_keys(
     assert 'href="/console/staff" aria-current="page"' in page.text
     assert 'href="/console/api-keys"' in page.text
     assert 'action="/console/sign-out"' in page.text
+
+
+def test_an_account_whose_role_is_gone_gets_no_role_preselected(
+    staffroom: Staffroom, alice: Persona, bob: Persona
+) -> None:
+    page = staffroom.client(alice).get(f"/console/staff/{bob.id}")
+    assert "not defined in the policy in force, so it grants no access" in page.text
+    assert '<option value="" selected>Choose a role</option>' in page.text
+    unchanged = staffroom.client(alice).post(f"/console/staff/{bob.id}/role", data={"role": ""})
+    assert unchanged.status_code == 422 and "Choose a role." in unchanged.text
+
+
+def test_every_wrong_field_is_reported_at_once(
+    staffroom: Staffroom, alice: Persona, runtime: Runtime
+) -> None:
+    response = staffroom.client(alice).post(
+        "/console/staff", data={"display_name": "", "email": "nope", "role": ""}
+    )
+    assert response.status_code == 422
+    assert "There are 3 problems" in response.text
+    for field in ("display_name", "email", "role"):
+        assert f'id="{field}-error"' in response.text
+    assert _count(runtime) == 1

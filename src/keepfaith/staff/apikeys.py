@@ -30,7 +30,7 @@ from keepfaith.policy.schema import Policy
 from keepfaith.policy.service import policy_in_force
 from keepfaith.runtime import Runtime
 from keepfaith.staff.models import ApiKey
-from keepfaith.staff.roles import grant_for, known_roles
+from keepfaith.staff.roles import grant_for, role_problem
 from keepfaith.staff.service import StaffError
 
 if TYPE_CHECKING:
@@ -82,6 +82,23 @@ def expiry_date(row: ApiKey) -> date | None:
     return (row.expires_at - timedelta(microseconds=1)).date()
 
 
+def key_problems(
+    *, name: str, role: str, policy: Policy | None, expires_at: datetime | None
+) -> dict[str, str]:
+    """Everything wrong with a new key's details, by field (empty if nothing)."""
+    problems = {}
+    if not name.strip():
+        problems["name"] = "a name is required, e.g. the system that will use the key"
+    elif len(name.strip()) > MAX_NAME:
+        problems["name"] = f"the name must be at most {MAX_NAME} characters"
+    role_refused = role_problem(role, policy)
+    if role_refused:
+        problems["role"] = role_refused
+    if expires_at is not None and expires_at <= utcnow():
+        problems["expires"] = "the expiry date must be in the future"
+    return problems
+
+
 def create_api_key(
     session: Session,
     *,
@@ -92,19 +109,10 @@ def create_api_key(
     expires_at: datetime | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key for ``role``. Returns the row and the full key, which is never seen again."""
+    problems = key_problems(name=name, role=role, policy=policy, expires_at=expires_at)
+    if problems:
+        raise StaffError.from_problems(problems)
     name = name.strip()
-    if not name:
-        raise StaffError("a name is required, e.g. the system that will use the key", field="name")
-    if len(name) > MAX_NAME:
-        raise StaffError(f"the name must be at most {MAX_NAME} characters", field="name")
-    roles = known_roles(policy)
-    if role not in roles:
-        raise StaffError(
-            f"role {role!r} is not defined in the policy in force (roles: {', '.join(roles)})",
-            field="role",
-        )
-    if expires_at is not None and expires_at <= utcnow():
-        raise StaffError("the expiry date must be in the future", field="expires")
     prefix = _new_prefix(session)
     key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
     row = ApiKey(

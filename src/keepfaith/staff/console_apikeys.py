@@ -93,20 +93,26 @@ def key_create(
 ) -> Response:
     runtime = runtime_of(request)
     try:
-        day = _expiry(expires)
         with runtime.db.transaction() as session:
+            policy = policy_in_force(session)
+            try:
+                day = _expiry(expires)
+            except StaffError as exc:
+                # Report the other fields too, not only the date.
+                problems = apikeys.key_problems(
+                    name=name, role=role, policy=policy, expires_at=None
+                )
+                raise StaffError.from_problems({**problems, **exc.problems}) from None
             row, key = apikeys.create_api_key(
                 session,
                 name=name,
                 role=role,
                 created_by=principal.id,
-                policy=policy_in_force(session),
+                policy=policy,
                 expires_at=apikeys.expiry_from_date(day) if day else None,
             )
             expiry = apikeys.expiry_date(row)
     except StaffError as exc:
-        with runtime.db.reader() as session:
-            policy = policy_in_force(session)
         values = {"name": name, "role": role, "expires": expires}
         return _new_form(request, policy, errors_from(exc, FIELDS), values, FORM_ERROR)
     return render(

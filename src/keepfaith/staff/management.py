@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from keepfaith.policy.schema import OWNER_ROLE, Policy
 from keepfaith.staff import sessions, totp
 from keepfaith.staff.models import StaffMember
-from keepfaith.staff.roles import known_roles
+from keepfaith.staff.roles import role_problem
 from keepfaith.staff.service import (
     StaffError,
     active_owner_count,
@@ -81,12 +81,9 @@ def set_role(
 ) -> bool:
     """Give the account another role; False if it already had it. Takes effect on its next
     request (roles are read on every request), so no session needs to end."""
-    roles = known_roles(policy)
-    if role not in roles:
-        raise StaffError(
-            f"role {role!r} is not defined in the policy in force (roles: {', '.join(roles)})",
-            field="role",
-        )
+    refused = role_problem(role, policy)
+    if refused:
+        raise StaffError(refused, field="role")
     if role == staff.role:
         return False
     _not_yourself(staff, acting_id, "change the role of")

@@ -38,9 +38,12 @@ def sentence(message: str) -> str:
 
 
 def errors_from(exc: StaffError, fields: set[str]) -> dict[str, str]:
-    """A service refusal as form errors: next to its field if the form has it."""
-    field = exc.field if exc.field in fields else GENERAL
-    return {field or GENERAL: sentence(str(exc))}
+    """A service refusal as form errors: each next to its field if the form has it."""
+    problems = exc.problems or {GENERAL: str(exc)}
+    return {
+        (field if field in fields else GENERAL): sentence(message)
+        for field, message in problems.items()
+    }
 
 
 def notice(request: Request, notices: Mapping[str, str]) -> str | None:

@@ -69,6 +69,16 @@ def known_roles(policy: Policy | None) -> list[str]:
     return [OWNER_ROLE, *sorted(policy.staff_roles)] if policy else [OWNER_ROLE]
 
 
+def role_problem(role: str, policy: Policy | None) -> str | None:
+    """Why ``role`` cannot be given to an account or key now, or None if it can."""
+    if not role:
+        return "choose a role"
+    roles = known_roles(policy)
+    if role not in roles:
+        return f"role {role!r} is not defined in the policy in force (roles: {', '.join(roles)})"
+    return None
+
+
 # What each capability lets a person do, in the words the account page uses.
 CAPABILITY_LABELS: dict[Capability, str] = {
     Capability.POLICY_VIEW: "Read the policy, its versions and changes",
