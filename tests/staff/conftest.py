@@ -61,6 +61,7 @@ SHOP_POLICY: dict[str, Any] = {
             "title": "Support lead",
             "capabilities": ["staff.manage", "apikeys.manage"],
         },
+        "intern": {"title": "Intern", "description": "Reads nothing yet."},
     },
 }
 

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from keepfaith.clock import utcnow
+from keepfaith.policy.schema import Policy
 from keepfaith.runtime import Runtime
 from keepfaith.staff.apikeys import create_api_key, expiry_from_date
 from keepfaith.staff.models import ApiKey
@@ -175,3 +177,22 @@ def test_a_bad_date_does_not_hide_the_other_mistakes(
     for field in ("name", "role", "expires"):
         assert f'id="{field}-error"' in response.text
     assert _keys(runtime) == []
+
+
+def test_a_key_never_has_more_access_than_its_creator(
+    staffroom: Staffroom,
+    alice: Persona,
+    add_with_role: Callable[[str, str], Persona],
+    shop_policy: Policy,
+    policy_in_force_is: Callable[[Policy | None], None],
+    runtime: Runtime,
+) -> None:
+    policy_in_force_is(shop_policy)
+    sam = staffroom.client(add_with_role("Sam", "support_lead"))
+    menu = sam.get("/console/api-keys/new").text
+    assert '<option value="owner"' not in menu and '<option value="intern"' in menu
+    refused = sam.post("/console/api-keys", data={"name": "Mine", "role": "owner"})
+    assert refused.status_code == 422
+    assert "Your role cannot give the role &#39;owner&#39;" in refused.text
+    assert _keys(runtime) == []
+    assert sam.post("/console/api-keys", data={"name": "Sync", "role": "intern"}).status_code == 200

@@ -9,6 +9,7 @@ from click.testing import Result
 from sqlalchemy import func, select
 
 from keepfaith.clock import utcnow
+from keepfaith.policy.schema import Policy
 from keepfaith.runtime import Runtime
 from keepfaith.staff import passwords
 from keepfaith.staff.apikeys import expiry_from_date, principal_for_key
@@ -113,12 +114,22 @@ def test_staff_disable_and_enable(
 
 
 def test_the_last_owner_cannot_be_disabled_or_demoted_from_the_cli(
-    cli: Cli, alice: Persona, runtime: Runtime
+    cli: Cli,
+    alice: Persona,
+    runtime: Runtime,
+    shop_policy: Policy,
+    policy_in_force_is: Callable[[Policy | None], None],
 ) -> None:
     disabled = cli("staff", "disable", alice.email)
     assert disabled.exit_code == 2 and "last active owner" in disabled.stderr
+    policy_in_force_is(shop_policy)
+    demoted = cli("staff", "set-role", alice.email, "customer_service")
+    assert demoted.exit_code == 2
+    assert "error: ROLE: this is the last active owner; make someone else an owner first" in (
+        demoted.stderr
+    )
     staff = _staff(runtime, alice.email)
-    assert staff is not None and staff.active
+    assert staff is not None and staff.active and staff.role == "owner"
 
 
 @pytest.mark.parametrize("command", ["disable", "enable", "reset-password", "reset-2fa"])

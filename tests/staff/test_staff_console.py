@@ -170,7 +170,43 @@ def test_an_owner_disables_and_enables_another_owner(
     assert staffroom.client(frank).get("/console").status_code == 200
 
 
-def test_the_last_active_owner_cannot_be_disabled_or_demoted(
+@pytest.mark.parametrize(
+    ("action", "data"),
+    [
+        ("disable", {}),
+        ("reset-password", {}),
+        ("reset-two-factor", {}),
+        ("role", {"role": "intern"}),
+    ],
+)
+def test_staff_manage_gives_no_power_over_accounts_with_more_access(
+    staffroom: Staffroom,
+    alice: Persona,
+    add_with_role: Callable[[str, str], Persona],
+    shop_policy: Policy,
+    policy_in_force_is: Callable[[Policy | None], None],
+    runtime: Runtime,
+    action: str,
+    data: dict[str, str],
+) -> None:
+    policy_in_force_is(shop_policy)
+    sam = staffroom.client(add_with_role("Sam", "support_lead"))
+    page = sam.get(f"/console/staff/{alice.id}")
+    assert "allows more than yours" in page.text and "Reset password" not in page.text
+    before = _staff(runtime, alice)
+    refused = sam.post(f"/console/staff/{alice.id}/{action}", data=data)
+    assert refused.status_code == 422
+    assert "This account&#39;s role allows more than yours; ask an owner." in refused.text
+    after = _staff(runtime, alice)
+    assert (after.role, after.active, after.password_hash, after.has_second_factor) == (
+        before.role,
+        before.active,
+        before.password_hash,
+        before.has_second_factor,
+    )
+
+
+def test_staff_manage_gives_only_roles_within_ones_own(
     staffroom: Staffroom,
     alice: Persona,
     add_with_role: Callable[[str, str], Persona],
@@ -179,14 +215,22 @@ def test_the_last_active_owner_cannot_be_disabled_or_demoted(
     runtime: Runtime,
 ) -> None:
     policy_in_force_is(shop_policy)
+    intern = add_with_role("Ian", "intern")
     sam = staffroom.client(add_with_role("Sam", "support_lead"))
-    refused = sam.post(f"/console/staff/{alice.id}/disable")
-    assert refused.status_code == 422 and "last active owner" in refused.text
-    demoted = sam.post(f"/console/staff/{alice.id}/role", data={"role": "customer_service"})
-    assert demoted.status_code == 422 and "last active owner" in demoted.text
-    assert 'aria-invalid="true"' in demoted.text
-    alice_now = _staff(runtime, alice)
-    assert alice_now.active and alice_now.role == "owner"
+    menu = sam.get("/console/staff/new").text
+    assert '<option value="intern"' in menu and '<option value="support_lead"' in menu
+    assert '<option value="owner"' not in menu
+    assert '<option value="customer_service"' not in menu
+    for role in ("owner", "customer_service"):
+        refused = sam.post("/console/staff", data={**NEW, "role": role})
+        assert refused.status_code == 422
+        assert f"Your role cannot give the role &#39;{role}&#39;" in refused.text
+        promoted = sam.post(f"/console/staff/{intern.id}/role", data={"role": role})
+        assert promoted.status_code == 422
+    assert _count(runtime) == 3 and _staff(runtime, intern).role == "intern"
+    assert sam.post("/console/staff", data={**NEW, "role": "intern"}).status_code == 200
+    disabled = sam.post(f"/console/staff/{intern.id}/disable", follow_redirects=False)
+    assert disabled.status_code == 303
 
 
 def test_nobody_changes_their_own_access_from_the_console(

@@ -29,6 +29,7 @@ from keepfaith.clock import utcnow
 from keepfaith.policy.schema import Policy
 from keepfaith.policy.service import policy_in_force
 from keepfaith.runtime import Runtime
+from keepfaith.staff.management import check_may_give
 from keepfaith.staff.models import ApiKey
 from keepfaith.staff.roles import grant_for, role_problem
 from keepfaith.staff.service import StaffError
@@ -108,10 +109,13 @@ def create_api_key(
     policy: Policy | None,
     expires_at: datetime | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key for ``role``. Returns the row and the full key, which is never seen again."""
+    """Create a key for ``role``, within the role of ``created_by`` (None: the command line).
+    Returns the row and the full key, which is never seen again."""
     problems = key_problems(name=name, role=role, policy=policy, expires_at=expires_at)
     if problems:
         raise StaffError.from_problems(problems)
+    # A key is never a way to more access than its creator has.
+    check_may_give(session, role, policy=policy, acting_id=created_by)
     name = name.strip()
     prefix = _new_prefix(session)
     key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"

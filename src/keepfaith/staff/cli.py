@@ -151,7 +151,7 @@ def staff_disable(email: str) -> None:
     with _changing() as (_, session):
         staff = _account(session, email)
         was_active = staff.active
-        management.disable_account(session, staff)
+        management.disable_account(session, staff, policy=policy_in_force(session))
     click.echo(
         f"Disabled {email}; its sessions have ended."
         if was_active
@@ -166,7 +166,7 @@ def staff_enable(email: str) -> None:
     with _changing() as (_, session):
         staff = _account(session, email)
         was_active = staff.active
-        management.enable_account(staff)
+        management.enable_account(session, staff, policy=policy_in_force(session))
     click.echo(f"{email} was already enabled." if was_active else f"Enabled {email}.")
 
 
@@ -175,7 +175,9 @@ def staff_enable(email: str) -> None:
 def staff_reset_password(email: str) -> None:
     """Give an account a new one-time password and end its sessions."""
     with _changing() as (_, session):
-        one_time = management.reset_account_password(session, _account(session, email))
+        one_time = management.reset_account_password(
+            session, _account(session, email), policy=policy_in_force(session)
+        )
     click.echo(f"Reset the password of {email}; its sessions have ended.")
     click.echo(f"One-time password: {one_time}")
     click.echo("It is shown only now; it must be changed at the next sign-in.")
@@ -188,7 +190,7 @@ def staff_reset_2fa(email: str) -> None:
     with _changing() as (_, session):
         staff = _account(session, email)
         had = staff.has_second_factor
-        management.reset_second_factor(session, staff)
+        management.reset_second_factor(session, staff, policy=policy_in_force(session))
     if had:
         click.echo(f"Removed the second factor of {email}; its sessions have ended.")
         click.echo("They set up a new authenticator at their next sign-in.")

@@ -10,13 +10,19 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from keepfaith.clock import utcnow
-from keepfaith.policy.schema import Capability, Policy
+from keepfaith.policy.schema import Capability
 from keepfaith.policy.service import policy_in_force
 from keepfaith.staff import apikeys
 from keepfaith.staff.access import Principal, require_staff
-from keepfaith.staff.console_staff import role_choices
 from keepfaith.staff.models import ApiKey
-from keepfaith.staff.pages import FORM_ERROR, errors_from, notice, parse_id, runtime_of
+from keepfaith.staff.pages import (
+    FORM_ERROR,
+    errors_from,
+    notice,
+    parse_id,
+    role_options,
+    runtime_of,
+)
 from keepfaith.staff.roles import grant_for
 from keepfaith.staff.service import StaffError
 from keepfaith.web.errors import Problem
@@ -49,18 +55,20 @@ def key_list(request: Request, principal: KeyManager) -> Response:
 
 def _new_form(
     request: Request,
-    policy: Policy | None,
+    principal: Principal,
     errors: dict[str, str],
     values: dict[str, str],
     status_code: int = 200,
 ) -> Response:
+    with runtime_of(request).db.reader() as session:
+        roles = role_options(session, principal)
     return render(
         request,
         "staff/apikeys_new.html",
         {
             "errors": errors,
             "values": values,
-            "roles": role_choices(policy),
+            "roles": roles,
             "today": utcnow().date().isoformat(),
         },
         status_code=status_code,
@@ -69,9 +77,7 @@ def _new_form(
 
 @router.get("/console/api-keys/new")
 def key_new(request: Request, principal: KeyManager) -> Response:
-    with runtime_of(request).db.reader() as session:
-        policy = policy_in_force(session)
-    return _new_form(request, policy, {}, {"name": "", "role": "", "expires": ""})
+    return _new_form(request, principal, {}, {"name": "", "role": "", "expires": ""})
 
 
 def _expiry(text: str) -> date | None:
@@ -114,7 +120,7 @@ def key_create(
             expiry = apikeys.expiry_date(row)
     except StaffError as exc:
         values = {"name": name, "role": role, "expires": expires}
-        return _new_form(request, policy, errors_from(exc, FIELDS), values, FORM_ERROR)
+        return _new_form(request, principal, errors_from(exc, FIELDS), values, FORM_ERROR)
     return render(
         request,
         "staff/apikeys_created.html",

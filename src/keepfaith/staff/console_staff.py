@@ -16,8 +16,16 @@ from keepfaith.policy.service import policy_in_force
 from keepfaith.staff import management
 from keepfaith.staff.access import Principal, require_staff
 from keepfaith.staff.models import StaffMember
-from keepfaith.staff.pages import FORM_ERROR, errors_from, notice, parse_id, runtime_of, sentence
-from keepfaith.staff.roles import Grant, grant_for, known_roles
+from keepfaith.staff.pages import (
+    FORM_ERROR,
+    errors_from,
+    notice,
+    parse_id,
+    role_options,
+    runtime_of,
+    sentence,
+)
+from keepfaith.staff.roles import grant_for, within
 from keepfaith.staff.service import StaffError, second_factor_required
 from keepfaith.web.errors import Problem
 from keepfaith.web.templates import render
@@ -33,10 +41,6 @@ NOTICES = {
     "They will set up a new authenticator when they next sign in.",
 }
 NEW_FIELDS = {"display_name", "email", "role"}
-
-
-def role_choices(policy: Policy | None) -> list[Grant]:
-    return [grant_for(policy, role) for role in known_roles(policy)]
 
 
 @router.get("/console/staff")
@@ -57,22 +61,22 @@ def staff_list(request: Request, principal: Manager) -> Response:
 
 @router.get("/console/staff/new")
 def staff_new(request: Request, principal: Manager) -> Response:
-    with runtime_of(request).db.reader() as session:
-        policy = policy_in_force(session)
-    return _new_form(request, policy, {}, {"display_name": "", "email": "", "role": ""})
+    return _new_form(request, principal, {}, {"display_name": "", "email": "", "role": ""})
 
 
 def _new_form(
     request: Request,
-    policy: Policy | None,
+    principal: Principal,
     errors: dict[str, str],
     values: dict[str, str],
     status_code: int = 200,
 ) -> Response:
+    with runtime_of(request).db.reader() as session:
+        roles = role_options(session, principal)
     return render(
         request,
         "staff/staff_new.html",
-        {"errors": errors, "values": values, "roles": role_choices(policy)},
+        {"errors": errors, "values": values, "roles": roles},
         status_code=status_code,
     )
 
@@ -99,10 +103,8 @@ def staff_add(
             )
             context = _password_context(staff, one_time, "new", policy, runtime.settings)
     except StaffError as exc:
-        with runtime.db.reader() as session:
-            policy = policy_in_force(session)
         values = {"display_name": display_name, "email": email, "role": role}
-        return _new_form(request, policy, errors_from(exc, NEW_FIELDS), values, FORM_ERROR)
+        return _new_form(request, principal, errors_from(exc, NEW_FIELDS), values, FORM_ERROR)
     return render(request, "staff/staff_password.html", context)
 
 
@@ -139,11 +141,14 @@ def _account(session: Session, account_id: uuid.UUID) -> StaffMember:
 
 def _detail_context(session: Session, account: StaffMember, principal: Principal) -> dict[str, Any]:
     policy = policy_in_force(session)
+    grant = grant_for(policy, account.role)
+    limit = management.authority(session, principal.id, policy)
     return {
         "account": account,
-        "grant": grant_for(policy, account.role),
-        "roles": role_choices(policy),
+        "grant": grant,
+        "roles": role_options(session, principal),
         "yourself": account.id == principal.id,
+        "beyond_you": limit is not None and not within(grant, limit),
         "errors": {},
         "notice": None,
     }
@@ -189,7 +194,9 @@ def staff_disable(staff_id: str, request: Request, principal: Manager) -> Respon
     try:
         with runtime_of(request).db.transaction() as session:
             account = _account(session, account_id)
-            management.disable_account(session, account, acting_id=principal.id)
+            management.disable_account(
+                session, account, policy=policy_in_force(session), acting_id=principal.id
+            )
     except StaffError as exc:
         return _refused(request, staff_id, principal, exc, "access")
     return _done(staff_id, "disabled")
@@ -200,7 +207,9 @@ def staff_enable(staff_id: str, request: Request, principal: Manager) -> Respons
     account_id = parse_id(staff_id, "staff account")
     with runtime_of(request).db.transaction() as session:
         account = _account(session, account_id)
-        management.enable_account(account, acting_id=principal.id)
+        management.enable_account(
+            session, account, policy=policy_in_force(session), acting_id=principal.id
+        )
     return _done(staff_id, "enabled")
 
 
@@ -211,7 +220,9 @@ def staff_reset_password(staff_id: str, request: Request, principal: Manager) ->
     try:
         with runtime.db.transaction() as session:
             account = _account(session, account_id)
-            one_time = management.reset_account_password(session, account, acting_id=principal.id)
+            one_time = management.reset_account_password(
+                session, account, policy=policy_in_force(session), acting_id=principal.id
+            )
             policy = policy_in_force(session)
             context = _password_context(account, one_time, "reset", policy, runtime.settings)
     except StaffError as exc:
@@ -225,7 +236,9 @@ def staff_reset_two_factor(staff_id: str, request: Request, principal: Manager) 
     try:
         with runtime_of(request).db.transaction() as session:
             account = _account(session, account_id)
-            management.reset_second_factor(session, account, acting_id=principal.id)
+            management.reset_second_factor(
+                session, account, policy=policy_in_force(session), acting_id=principal.id
+            )
     except StaffError as exc:
         return _refused(request, staff_id, principal, exc, "two_factor")
     return _done(staff_id, "two-factor")

@@ -14,8 +14,13 @@ import uuid
 from collections.abc import Mapping
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 
+from keepfaith.policy.service import policy_in_force
 from keepfaith.runtime import Runtime
+from keepfaith.staff.access import Principal
+from keepfaith.staff.management import authority
+from keepfaith.staff.roles import Grant, grantable
 from keepfaith.staff.service import StaffError
 from keepfaith.web.errors import Problem
 
@@ -50,6 +55,12 @@ def notice(request: Request, notices: Mapping[str, str]) -> str | None:
     """The success message for ``?done=``; unknown words show nothing."""
     done = request.query_params.get("done")
     return notices.get(done) if done else None
+
+
+def role_options(session: Session, principal: Principal) -> list[Grant]:
+    """The roles ``principal`` may give, for a form's role menu."""
+    policy = policy_in_force(session)
+    return grantable(policy, authority(session, principal.id, policy))
 
 
 def parse_id(value: str, what: str) -> uuid.UUID:

@@ -69,6 +69,29 @@ def known_roles(policy: Policy | None) -> list[str]:
     return [OWNER_ROLE, *sorted(policy.staff_roles)] if policy else [OWNER_ROLE]
 
 
+def within(grant: Grant, limit: Grant) -> bool:
+    """True if everything ``grant`` allows, ``limit`` allows too.
+
+    Staff may hand out (to people or API keys) and manage only roles within their own, so
+    that ``staff.manage`` or ``apikeys.manage`` is never a way to more access than one has.
+    """
+    if limit.role == OWNER_ROLE:
+        return True
+    if grant.all_categories:
+        return False
+    return (
+        grant.capabilities <= limit.capabilities
+        and grant.categories <= limit.categories
+        and grant.purposes <= limit.purposes
+    )
+
+
+def grantable(policy: Policy | None, limit: Grant | None) -> list[Grant]:
+    """The roles someone holding ``limit`` may give (None: no limit, e.g. the CLI)."""
+    grants = [grant_for(policy, role) for role in known_roles(policy)]
+    return [g for g in grants if limit is None or within(g, limit)]
+
+
 def role_problem(role: str, policy: Policy | None) -> str | None:
     """Why ``role`` cannot be given to an account or key now, or None if it can."""
     if not role:
