@@ -73,6 +73,8 @@ def parse_prefix(text: str) -> str:
 
 def expiry_from_date(day: date) -> datetime:
     """A key that "expires on 31 December" works through that day (UTC) and stops after it."""
+    if day == date.max:  # there is no next day to stop at
+        return datetime.max.replace(tzinfo=UTC)
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
 
 

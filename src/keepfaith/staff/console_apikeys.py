@@ -80,13 +80,14 @@ def key_new(request: Request, principal: KeyManager) -> Response:
     return _new_form(request, principal, {}, {"name": "", "role": "", "expires": ""})
 
 
-def _expiry(text: str) -> date | None:
+def _expiry(text: str) -> tuple[date | None, str | None]:
+    """The date typed (or sent by the date picker), or why it is not one."""
     if not text.strip():
-        return None
+        return None, None
     try:
-        return date.fromisoformat(text.strip())
+        return date.fromisoformat(text.strip()), None
     except ValueError:
-        raise StaffError("enter the date as YYYY-MM-DD, e.g. 2030-12-31", field="expires") from None
+        return None, "enter the date as YYYY-MM-DD, e.g. 2030-12-31"
 
 
 @router.post("/console/api-keys")
@@ -98,17 +99,15 @@ def key_create(
     expires: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     runtime = runtime_of(request)
+    day, unreadable = _expiry(expires)
     try:
         with runtime.db.transaction() as session:
             policy = policy_in_force(session)
-            try:
-                day = _expiry(expires)
-            except StaffError as exc:
-                # Report the other fields too, not only the date.
+            if unreadable:  # report the other fields' mistakes too, not only the date
                 problems = apikeys.key_problems(
                     name=name, role=role, policy=policy, expires_at=None
                 )
-                raise StaffError.from_problems({**problems, **exc.problems}) from None
+                raise StaffError.from_problems({**problems, "expires": unreadable})
             row, key = apikeys.create_api_key(
                 session,
                 name=name,
