@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
@@ -345,3 +346,19 @@ def test_every_wrong_field_is_reported_at_once(
     for field in ("display_name", "email", "role"):
         assert f'id="{field}-error"' in response.text
     assert _count(runtime) == 1
+
+
+def test_managing_staff_logs_ids_never_addresses(
+    staffroom: Staffroom,
+    alice: Persona,
+    frank: Persona,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = staffroom.client(alice)
+    with caplog.at_level(logging.DEBUG):
+        client.post("/console/staff", data=NEW)
+        client.post(f"/console/staff/{frank.id}/reset-password")
+        client.post(f"/console/staff/{frank.id}/reset-two-factor")
+        client.post(f"/console/staff/{frank.id}/disable")
+    assert f"staff {frank.id}: disabled by staff:{alice.id}" in caplog.text
+    assert "@" not in caplog.text and "Gina" not in caplog.text and "Frank" not in caplog.text
