@@ -151,3 +151,51 @@ def staffroom(runtime: Runtime, app: FastAPI) -> Staffroom:
 def alice(staffroom: Staffroom) -> Persona:
     """Alice owns the business: every capability, two-factor sign-in on."""
     return staffroom.add("Alice", "owner", two_factor=True)
+
+
+from typing import TYPE_CHECKING  # noqa: E402 - appended section, kept apart from the above
+
+# Real-browser fixtures (tests/support/browser.py). Tests that use them are marked
+# @pytest.mark.browser and are skipped when Chromium is missing (unless --require-browser).
+# Playwright is imported only when a browser test runs.
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+    from support.browser import LiveServer
+
+
+@pytest.fixture
+def live_server(runtime: Runtime) -> Iterator[LiveServer]:
+    """The app under uvicorn on a free 127.0.0.1 port, on this test's database."""
+    from support.browser import LiveServer
+
+    with LiveServer(runtime) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Debian Chromium, shared by one test module.
+
+    Module scope, not session: while Playwright's sync API is running it holds an event loop
+    in the main thread, and `asyncio.run` in any later test would fail.
+    """
+    from playwright.sync_api import sync_playwright
+
+    from support.browser import launch_chromium
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page in a fresh context (no cookies, no cache) for each test."""
+    context = browser.new_context()
+    context.set_default_timeout(5000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

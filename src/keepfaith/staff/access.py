@@ -9,6 +9,8 @@ CONTRACT (other features rely on it):
   every capability named. Not signed in → redirect (303) to ``/console/sign-in?next=...``;
   sign-in not finished (second factor, password change, enrolment) → redirect there;
   signed in without the capability → 403 page. Sets ``request.state.principal``.
+* ``fully_signed_in`` — for pages about the caller's own account (any role): the `SignedIn`
+  state, redirecting like ``require_staff``.
 * ``require_api(*capabilities)`` — for ``/api/v1`` routes: ``Authorization: Bearer <key>`` or a
   staff session cookie; missing/invalid → 401 problem+json; lacking capability → 403.
 """
@@ -150,14 +152,21 @@ def _sign_in_url(request: Request) -> str:
     return f"{SIGN_IN_PATH}?next={quote(target, safe='')}"
 
 
+def fully_signed_in(request: Request) -> SignedIn:
+    """Dependency for pages about the signed-in account itself (any role): the whole sign-in
+    state, including which session this is. Redirects like `require_staff`."""
+    current = signed_in(request)
+    if current is None:
+        raise Redirect(_sign_in_url(request))
+    if current.stage is not Stage.DONE:
+        raise Redirect(STAGE_PATHS[current.stage])
+    request.state.principal = current.principal
+    return current
+
+
 def require_staff(*capabilities: Capability) -> Callable[[Request], Principal]:
     def dependency(request: Request) -> Principal:
-        current = signed_in(request)
-        if current is None:
-            raise Redirect(_sign_in_url(request))
-        if current.stage is not Stage.DONE:
-            raise Redirect(STAGE_PATHS[current.stage])
-        request.state.principal = current.principal
+        current = fully_signed_in(request)
         missing = [c for c in capabilities if not current.principal.can(c)]
         if missing:
             raise Problem(403, "Your role does not include this. Ask an owner if you need it.")
@@ -170,6 +179,13 @@ def require_api(*capabilities: Capability) -> Callable[[Request], Principal]:
     def dependency(request: Request) -> Principal:
         principal = _api_principal(request)
         if principal is None:
+            if request.headers.get("authorization"):
+                # RFC 6750 §3.1: a credential was sent and is not good.
+                raise Problem(
+                    401,
+                    "The API key is not valid: it may be mistyped, revoked or expired.",
+                    headers={"WWW-Authenticate": 'Bearer realm="keepfaith", error="invalid_token"'},
+                )
             raise Problem(
                 401,
                 "Send an API key as 'Authorization: Bearer <key>'.",
@@ -177,7 +193,12 @@ def require_api(*capabilities: Capability) -> Callable[[Request], Principal]:
             )
         request.state.principal = principal
         if any(not principal.can(c) for c in capabilities):
-            raise Problem(403, "This API key's role does not allow this operation.")
+            scope = 'Bearer realm="keepfaith", error="insufficient_scope"'  # RFC 6750 §3.1
+            raise Problem(
+                403,
+                f"The role {principal.role!r} does not allow this operation.",
+                headers={"WWW-Authenticate": scope} if principal.kind == "api_key" else None,
+            )
         return principal
 
     return dependency

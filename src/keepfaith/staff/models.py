@@ -114,3 +114,6 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    # Who created the key, for the list (None once that account is deleted).
+    creator: Mapped[StaffMember | None] = relationship()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -18,21 +19,44 @@ from keepfaith.crypto.keyring import Keyring
 from keepfaith.policy.schema import OWNER_ROLE, Policy
 from keepfaith.staff import passwords, sessions
 from keepfaith.staff.models import SignInFailure, StaffMember
-from keepfaith.staff.roles import grant_for, known_roles
+from keepfaith.staff.roles import grant_for, role_problem
 
 THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_NAME = 200  # the column's width
 IP_MAX_FAILURES = 30
 
 
 class StaffError(ValueError):
-    """A staff operation is refused; the message is for the person who asked."""
+    """A staff operation is refused; the message is for the person who asked.
+
+    ``field`` names the form field at fault (``email``, ``role``...), so that a page can show
+    the message next to it; None when the refusal is about the request as a whole.
+    ``problems`` holds every field's message when several were wrong at once (the message
+    and field are then the first of them).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        problems: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.problems = dict(problems) if problems else ({field: message} if field else {})
+
+    @classmethod
+    def from_problems(cls, problems: Mapping[str, str]) -> StaffError:
+        field, message = next(iter(problems.items()))
+        return cls(message, field=field, problems=problems)
 
 
 def normalise_email(email: str) -> str:
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized.casefold()
     except EmailNotValidError:
-        raise StaffError("is not a valid e-mail address") from None
+        raise StaffError("this is not a valid e-mail address", field="email") from None
 
 
 def find_staff(session: Session, email: str) -> StaffMember | None:
@@ -41,6 +65,29 @@ def find_staff(session: Session, email: str) -> StaffMember | None:
     except StaffError:
         return None
     return session.scalar(select(StaffMember).where(StaffMember.email == wanted))
+
+
+def account_problems(
+    session: Session, *, email: str, display_name: str, role: str, policy: Policy | None
+) -> dict[str, str]:
+    """Everything wrong with a new account's details, by field (empty if nothing)."""
+    problems = {}
+    try:
+        address = normalise_email(email)
+    except StaffError as exc:
+        problems["email"] = str(exc)
+    else:
+        if session.scalar(select(StaffMember.id).where(StaffMember.email == address)):
+            problems["email"] = "an account with this e-mail address already exists"
+    name = display_name.strip()
+    if not name:
+        problems["display_name"] = "a name is required"
+    elif len(name) > MAX_NAME:
+        problems["display_name"] = f"the name must be at most {MAX_NAME} characters"
+    role_refused = role_problem(role, policy)
+    if role_refused:
+        problems["role"] = role_refused
+    return problems
 
 
 def create_staff(
@@ -54,20 +101,21 @@ def create_staff(
 ) -> tuple[StaffMember, str | None]:
     """Add an account. Without a password, a one-time password is returned; it must be
     changed at first sign-in."""
+    problems = account_problems(
+        session, email=email, display_name=display_name, role=role, policy=policy
+    )
+    if problems:
+        raise StaffError.from_problems(problems)
     address = normalise_email(email)
-    if role not in known_roles(policy):
-        choices = ", ".join(known_roles(policy))
-        raise StaffError(f"role {role!r} is not defined in the policy in force (roles: {choices})")
-    if not display_name.strip():
-        raise StaffError("a display name is required")
-    if session.scalar(select(StaffMember.id).where(StaffMember.email == address)) is not None:
-        raise StaffError("an account with this e-mail address already exists")
     one_time = None
     if password is None:
         one_time = passwords.one_time_password()
         chosen = one_time
     else:
-        passwords.check_strength(password, email=address)
+        try:
+            passwords.check_strength(password, email=address)
+        except passwords.WeakPassword as exc:
+            raise StaffError(f"the password {exc}", field="password") from None
         chosen = password
     staff = StaffMember(
         email=address,

@@ -357,3 +357,14 @@ def console_home(
             "can_manage_policy": principal.can(Capability.POLICY_MANAGE),
         },
     )
+
+
+# The console pages of this feature, mounted on this router (the one web/routes.py includes).
+def _include_console_pages() -> None:
+    from keepfaith.staff import console_account, console_apikeys, console_staff
+
+    for pages in (console_staff.router, console_apikeys.router, console_account.router):
+        router.include_router(pages)
+
+
+_include_console_pages()
