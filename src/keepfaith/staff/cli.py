@@ -13,8 +13,6 @@ from contextlib import contextmanager
 from datetime import date, datetime
 
 import click
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy.orm import Session
 
 from keepfaith.commandline import fail, load_settings, opened
@@ -24,6 +22,7 @@ from keepfaith.staff import apikeys, management
 from keepfaith.staff.models import StaffMember
 from keepfaith.staff.roles import grant_for
 from keepfaith.staff.service import StaffError, find_staff, second_factor_required
+from keepfaith.terminal import print_table
 
 # How service fields are named on the command line, for error messages.
 ADD_LABELS = {
@@ -33,11 +32,6 @@ ADD_LABELS = {
     "password": "the password on stdin",
 }
 KEY_LABELS = {"name": "--name", "role": "--role", "expires": "--expires"}
-
-
-def _console() -> Console:
-    # Piped output (or a test) gets wide lines rather than wrapped e-mail addresses.
-    return Console(width=None if sys.stdout.isatty() else 160, highlight=False)
 
 
 def _when(moment: datetime | None, empty: str = "never") -> str:
@@ -123,17 +117,19 @@ def staff_list() -> None:
     with opened(settings) as runtime, runtime.db.reader() as session:
         policy = policy_in_force(session)
         accounts = management.list_staff(session)
-    table = Table("Name", "E-mail", "Role", "2FA", "Last sign-in", "Status")
+    rows = []
     for staff in accounts:
         grant = grant_for(policy, staff.role)
         role = f"{grant.title} ({staff.role})" if grant.defined else f"{staff.role} (no access)"
-        table.add_row(
-            staff.display_name,
-            staff.email,
-            role,
-            "on" if staff.has_second_factor else "off",
-            _when(staff.last_sign_in_at),
-            "active" if staff.active else "disabled",
+        rows.append(
+            (
+                staff.display_name,
+                staff.email,
+                role,
+                "on" if staff.has_second_factor else "off",
+                _when(staff.last_sign_in_at),
+                "active" if staff.active else "disabled",
+            )
         )
     if not accounts:
         click.echo(
@@ -141,7 +137,7 @@ def staff_list() -> None:
             "--role owner"
         )
         return
-    _console().print(table)
+    print_table(("Name", "E-mail", "Role", "2FA", "Last sign-in", "Status"), rows)
 
 
 @staff_group.command("disable")
@@ -270,12 +266,9 @@ def apikeys_list() -> None:
             "No API keys yet. Create one with: keepfaith apikeys create --name NAME --role ROLE"
         )
         return
-    table = Table(
-        "Name", "Prefix", "Role", "Created by", "Created", "Last used", "Expires", "Status"
+    print_table(
+        ("Name", "Prefix", "Role", "Created by", "Created", "Last used", "Expires", "Status"), rows
     )
-    for row in rows:
-        table.add_row(*row)
-    _console().print(table)
 
 
 def _day(day: date | None) -> str:
