@@ -14,6 +14,7 @@ from keepfaith.logs import RedactingFilter, redact
         "jane.doe+news@example.co.uk",
         "+44 20 7946 0958",
         "(212) 555-0199",
+        "203.0.113.77",
         "07700900123",
         "kf_AbCdEfGh_0123456789abcdefghijklmnop",
         "eyJzIjoiYWJjIn0.Zz1aBc.abcdefghijklmnopqrstuv",
@@ -25,7 +26,14 @@ def test_it_redacts_personal_values_and_tokens(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["GET /console/jobs 200 3.1ms", "version 0.1.0", "2026-11-23", "job 42 took 12.5s"]
+    "text",
+    [
+        "GET /console/jobs 200 3.1ms",
+        "version 0.1.0",
+        "2026-11-23",
+        "job 42 took 12.5s",
+        "Uvicorn running on http://127.0.0.1:8000",
+    ],
 )
 def test_it_leaves_ordinary_log_lines_alone(text: str) -> None:
     assert redact(text) == text

@@ -20,6 +20,7 @@ _SECRET = re.compile(
     r"\b(?:kf_[A-Za-z0-9_\-]{16,}|[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{16,})"
 )
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_LOCAL_ADDRESS = re.compile(r"127\.\d{1,3}\.\d{1,3}\.\d{1,3}|0\.0\.0\.0")
 
 REDACTED = "[redacted]"
 
@@ -32,7 +33,12 @@ def redact(text: str) -> str:
 
 
 def _phone_or_date(match: re.Match[str]) -> str:
-    return match.group() if _ISO_DATE.fullmatch(match.group()) else REDACTED
+    text = match.group()
+    # Dates and this machine's own addresses ("running on http://127.0.0.1:8000") are not
+    # personal; any other address or long number might be.
+    if _ISO_DATE.fullmatch(text) or _LOCAL_ADDRESS.fullmatch(text):
+        return text
+    return REDACTED
 
 
 class RedactingFilter(logging.Filter):
