@@ -1,0 +1,122 @@
+"""Countries the transfer rules need to know about (ISO 3166-1 alpha-2).
+
+Adequacy lists change: they are used for warnings only, never to refuse a policy.
+Sources: Commission adequacy decisions (GDPR Art. 45); UK adequacy regulations (UK GDPR
+Art. 45 and DPA 2018 s.17A), including the UK Extension to the EU-US Data Privacy Framework
+(SI 2023/1028, in force 12 October 2023, certified organisations only). As of 2026.
+"""
+
+from __future__ import annotations
+
+EU = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
+)
+EEA = EU | {"IS", "LI", "NO"}
+UK = frozenset({"GB"})
+
+# Recipients here need no transfer mechanism in a keepfaith policy: the UK and the EEA
+# recognise each other's protection (UK adequacy regulations; Commission decision renewed
+# 19 December 2025).
+HOME_AREA = EEA | UK
+
+EU_ADEQUATE = frozenset(
+    ["AD", "AR", "CA", "FO", "GG", "IL", "IM", "JP", "JE", "NZ", "KR", "CH", "GB", "UY", "US"]
+)
+UK_ADEQUATE = EEA | frozenset(
+    ["GI", "AD", "AR", "CA", "FO", "GG", "IL", "IM", "JP", "JE", "NZ", "KR", "CH", "UY", "US"]
+)
+
+NAMES = {
+    "GB": "the United Kingdom",
+    "US": "the United States",
+    "IE": "Ireland",
+    "DE": "Germany",
+    "FR": "France",
+    "NL": "the Netherlands",
+    "CA": "Canada",
+    "CH": "Switzerland",
+    "IN": "India",
+    "AU": "Australia",
+    "JP": "Japan",
+    "NZ": "New Zealand",
+    "ES": "Spain",
+    "IT": "Italy",
+    "SE": "Sweden",
+    "DK": "Denmark",
+    "BE": "Belgium",
+    "PL": "Poland",
+    "PT": "Portugal",
+    "AT": "Austria",
+    "FI": "Finland",
+    "NO": "Norway",
+    "PH": "the Philippines",
+    "SG": "Singapore",
+    "ZA": "South Africa",
+    "BR": "Brazil",
+    "MX": "Mexico",
+    "IL": "Israel",
+    "KR": "South Korea",
+    "UY": "Uruguay",
+    "AR": "Argentina",
+    "JE": "Jersey",
+    "GG": "Guernsey",
+    "IM": "the Isle of Man",
+    "LU": "Luxembourg",
+    "CZ": "Czechia",
+    "GR": "Greece",
+    "HU": "Hungary",
+    "RO": "Romania",
+    "BG": "Bulgaria",
+    "HR": "Croatia",
+    "SK": "Slovakia",
+    "SI": "Slovenia",
+    "EE": "Estonia",
+    "LV": "Latvia",
+    "LT": "Lithuania",
+    "CY": "Cyprus",
+    "MT": "Malta",
+    "IS": "Iceland",
+    "LI": "Liechtenstein",
+    "CN": "China",
+    "HK": "Hong Kong",
+    "TW": "Taiwan",
+    "AE": "the United Arab Emirates",
+    "UA": "Ukraine",
+    "TR": "Türkiye",
+    "GI": "Gibraltar",
+    "FO": "the Faroe Islands",
+    "AD": "Andorra",
+}
+
+
+def country_name(code: str) -> str:
+    """A readable name for the notice; the code itself for countries not listed."""
+    return NAMES.get(code, code)
