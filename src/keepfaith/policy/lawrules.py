@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from keepfaith.policy.countries import EU_ADEQUATE, HOME_AREA, UK_ADEQUATE, country_name
 from keepfaith.policy.duration import Duration
 from keepfaith.policy.issues import Check, Finding, error, warning
+from keepfaith.policy.labels import CHANNELS
 from keepfaith.policy.schema import (
     Channel,
     Jurisdiction,
@@ -193,7 +194,7 @@ def electronic_marketing(policy: Policy) -> Iterator[Finding]:
     }
     for key, purpose in policy.purposes.items():
         base = ("purposes", key)
-        electronic = [c.value for c in purpose.channels if c in ELECTRONIC_MAIL]
+        electronic = [CHANNELS[c] for c in purpose.channels if c in ELECTRONIC_MAIL]
         if purpose.marketing and electronic:
             basis = purpose.legal_basis
             soft = basis is LegalBasis.LEGITIMATE_INTERESTS and purpose.soft_opt_in

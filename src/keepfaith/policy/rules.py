@@ -154,7 +154,7 @@ def stray_legitimate_interest(policy: Policy) -> Iterator[Finding]:
             yield warning(
                 ("purposes", key, "legitimate_interest"),
                 f"is ignored: the legal basis is {purpose.legal_basis.value!r}, not "
-                "legitimate_interests",
+                "legitimate_interests (UK/EU GDPR Art. 13(1)(d))",
             )
 
 
