@@ -7,8 +7,8 @@ counts as material can be read (and tested) in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 import re
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
