@@ -16,9 +16,9 @@ from keepfaith.policy.schema import (
 )
 
 JURISDICTIONS = {
-    Jurisdiction.UK_GDPR: "UK GDPR and the Data Protection Act 2018",
+    Jurisdiction.UK_GDPR: "UK GDPR with the Data Protection Act 2018",
     Jurisdiction.EU_GDPR: "EU General Data Protection Regulation (GDPR)",
-    Jurisdiction.CCPA: "California Consumer Privacy Act (CCPA), as amended by the CPRA",
+    Jurisdiction.CCPA: "California Consumer Privacy Act as amended by the CPRA (CCPA)",
     Jurisdiction.CAN_SPAM: "CAN-SPAM Act",
     Jurisdiction.PECR: "Privacy and Electronic Communications Regulations (PECR)",
 }
