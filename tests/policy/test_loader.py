@@ -205,3 +205,14 @@ def test_it_treats_a_bad_mapping_key_type_as_a_syntax_problem() -> None:
     assert messages("? [a, b]\n: value\n") == [
         "policy.yaml:1: YAML syntax error: found unhashable key"
     ]
+
+
+def test_it_knows_the_iso_country_codes_and_the_usual_mistakes() -> None:
+    assert messages(edit("    country: GB", "    country: UK")) == [
+        "policy.yaml:8: organisation.postal_address.country: 'UK' is not an ISO 3166-1 country "
+        "code (did you mean GB?)"
+    ]
+    assert messages(edit("    country: GB", "    country: QQ")) == [
+        "policy.yaml:8: organisation.postal_address.country: 'QQ' is not an ISO 3166-1 country "
+        "code"
+    ]

@@ -147,7 +147,7 @@ def test_it_never_records_an_e_mail_address_as_the_publisher(db: Database) -> No
     with pytest.raises(ValueError, match="short actor name"):
         publish_text(db, SMALL, published_by="alice@example.com")
     with pytest.raises(ValueError, match="aware"):
-        publish_text(db, SMALL, now=datetime(2026, 3, 1))  # noqa: DTZ001
+        publish_text(db, SMALL, now=datetime(2026, 3, 1))
     assert count(db) == 0
 
 

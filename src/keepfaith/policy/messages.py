@@ -153,7 +153,7 @@ def _message(kind: str, path: Path, value: Any, ctx: dict[str, Any], original: s
         return f"{_shown(value)} is not a web address (e.g. https://www.example.com)"
     if kind == "value_error" and "email" in original:
         return f"{_shown(value)} is not a valid e-mail address"
-    if kind == "iso_duration":
+    if kind in ("iso_duration", "country_code"):
         return original
     return original[0].lower() + original[1:] if original else "is not valid"
 

@@ -15,8 +15,18 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
+from keepfaith.policy.countries import ISO_3166_1, MISTAKES
 from keepfaith.policy.duration import Duration
 
 CATEGORY_KEY = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
@@ -26,7 +36,20 @@ Slug = Annotated[str, StringConstraints(pattern=SLUG, max_length=64)]
 CategoryKey = Annotated[str, StringConstraints(pattern=CATEGORY_KEY, max_length=128)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
+def _iso_country(code: str) -> str:
+    if code in ISO_3166_1:
+        return code
+    hint = f" (did you mean {MISTAKES[code]}?)" if code in MISTAKES else ""
+    raise PydanticCustomError(
+        "country_code",
+        "{code} is not an ISO 3166-1 country code{hint}",
+        {"code": repr(code), "hint": hint},
+    )
+
+
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_iso_country)]
 
 _SLUG_RE = re.compile(SLUG)
 
