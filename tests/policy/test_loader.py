@@ -213,6 +213,5 @@ def test_it_knows_the_iso_country_codes_and_the_usual_mistakes() -> None:
         "code (did you mean GB?)"
     ]
     assert messages(edit("    country: GB", "    country: QQ")) == [
-        "policy.yaml:8: organisation.postal_address.country: 'QQ' is not an ISO 3166-1 country "
-        "code"
+        "policy.yaml:8: organisation.postal_address.country: 'QQ' is not an ISO 3166-1 country code"
     ]

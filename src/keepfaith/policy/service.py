@@ -277,6 +277,13 @@ def get_version(session: Session, number: int) -> PolicyVersion | None:
     return session.scalar(select(PolicyVersion).where(PolicyVersion.number == number))
 
 
+def version_status(version: PolicyVersion, in_force: PolicyVersion | None, now: datetime) -> str:
+    """``in_force``, ``upcoming`` or ``superseded``."""
+    if in_force is not None and version.id == in_force.id:
+        return "in_force"
+    return "upcoming" if version.effective_at > now else "superseded"
+
+
 def previous_version(session: Session, version: PolicyVersion) -> PolicyVersion | None:
     return get_version(session, version.number - 1) if version.number > 1 else None
 
