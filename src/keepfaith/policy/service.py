@@ -18,6 +18,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 from uuid import UUID
 
 from sqlalchemy import func, select
@@ -277,7 +278,12 @@ def get_version(session: Session, number: int) -> PolicyVersion | None:
     return session.scalar(select(PolicyVersion).where(PolicyVersion.number == number))
 
 
-def version_status(version: PolicyVersion, in_force: PolicyVersion | None, now: datetime) -> str:
+VersionStatus = Literal["in_force", "upcoming", "superseded"]
+
+
+def version_status(
+    version: PolicyVersion, in_force: PolicyVersion | None, now: datetime
+) -> VersionStatus:
     """``in_force``, ``upcoming`` or ``superseded``."""
     if in_force is not None and version.id == in_force.id:
         return "in_force"
