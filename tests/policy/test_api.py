@@ -54,7 +54,8 @@ def test_it_returns_the_policy_in_force_with_version_date_and_hash(
     assert policy["purposes"]["orders"]["retention"] == {
         "period": "P7Y",
         "trigger": "transaction",
-        "reason": "Tax and accounting records (IRS record keeping, 26 CFR 1.6001-1; state sales tax).",
+        "reason": "Tax and accounting records (IRS record keeping, 26 CFR 1.6001-1; "
+        "state sales tax).",
     }
     assert policy["cookies"][3]["choice"] == "opt_out"
 
