@@ -205,7 +205,9 @@ class DataCategory(Strict):
     title: ShortText
     description: Text | None = None
     special: bool = Field(
-        False, description="Special category (UK/EU GDPR Art. 9) or criminal data."
+        False,
+        description="Special-category data (UK/EU GDPR Art. 9: health, ethnicity, beliefs, ...): "
+        "purposes using it need explicit consent.",
     )
     criminal: bool = Field(
         False,
