@@ -58,6 +58,22 @@ def test_it_returns_the_policy_in_force_with_version_date_and_hash(
         "state sales tax).",
     }
     assert policy["cookies"][3]["choice"] == "opt_out"
+    assert body["updated_until"] is None
+    assert body["upcoming"] == []
+
+
+def test_it_tells_sites_when_to_show_updated_and_what_is_coming(
+    client: TestClient, runtime: Runtime
+) -> None:
+    reworded = SMALL.replace("Take, deliver and support", "Take and deliver")
+    with time_machine.travel(NOW, tick=False):
+        publish_text(runtime, SMALL)
+        publish_text(runtime, reworded)
+        publish_text(runtime, WIDER, effective_at=datetime(2026, 4, 1, tzinfo=UTC))
+        body = client.get("/api/v1/policy").json()
+    assert body["version"] == 2
+    assert body["updated_until"] == "2026-03-31T12:00:00Z"
+    assert [(v["number"], v["material"]) for v in body["upcoming"]] == [(3, True)]
 
 
 def test_it_lists_versions_with_status_and_classified_changes(

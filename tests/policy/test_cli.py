@@ -90,6 +90,8 @@ def test_render_writes_html_or_markdown(tmp_path: Path) -> None:
     assert html.exit_code == 0, html.output
     assert "<h1>Singalong Sound privacy notice</h1>" in html.stdout
     assert "effective from 1 April 2026" in html.stdout
+    today = run("render", str(source), "--format", "md", "--effective", utcnow().date().isoformat())
+    assert "Draft" not in today.stdout and "This notice is effective from" in today.stdout
     target = tmp_path / "notice.md"
     md = run(
         "render",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -206,3 +207,33 @@ def test_plan_publish_classifies_without_writing(db: Database) -> None:
     assert plan.earliest_day == "2026-04-01"
     assert [c.path for c in plan.changes] == ["purposes.newsletter.categories"]
     assert count(db) == 1
+
+
+def test_concurrent_publishers_get_consecutive_numbers(db: Database) -> None:
+    """Two people publishing at once: one waits for the other, numbers never collide."""
+    publish_text(db, SMALL)
+    texts = [REWORDED, SMALL.replace("Our monthly newsletter.", "Our newsletter, monthly.")]
+    results: list[object] = []
+    barrier = threading.Barrier(len(texts))
+
+    def publisher(text: str) -> None:
+        barrier.wait()
+        try:
+            results.append(publish_text(db, text, now=NOW + timedelta(hours=1)).number)
+        except Exception as exc:  # collected and asserted on below
+            results.append(exc)
+
+    threads = [threading.Thread(target=publisher, args=(t,)) for t in texts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == [2, 3]  # type: ignore[type-var]
+    with db.reader() as session:
+        latest = get_version(session, 3)
+        assert latest is not None
+        # Whichever won, the later one is classified against the earlier, not against v1.
+        assert [c.path for c in latest.change_list()] == [
+            "purposes.newsletter.description",
+            "purposes.orders.description",
+        ]

@@ -17,6 +17,7 @@ from keepfaith.policy.service import (
     get_version,
     list_versions,
     policy_for,
+    upcoming_versions,
     version_in_force,
     version_status,
 )
@@ -52,6 +53,14 @@ class PolicyInForceOut(BaseModel):
     effective_at: datetime
     published_at: datetime
     sha256: str
+    updated_until: datetime | None = Field(
+        description="Until when a link to the notice should say 'Updated' (changes.updated_badge "
+        "after a new version took effect); null for the first version or once it has passed."
+    )
+    upcoming: list[VersionOut] = Field(
+        description="Published versions not yet in force, soonest first: material ones must be "
+        "announced to people before they take effect."
+    )
     policy: Policy = Field(description="The parsed policy, as documented in docs/policy.md.")
 
 
@@ -86,16 +95,21 @@ def _runtime(request: Request) -> Runtime:
 )
 def policy_now(request: Request) -> PolicyInForceOut:
     """The published policy in force now, with its version, effective date and hash."""
+    now = utcnow()
     with _runtime(request).db.reader() as session:
-        version = version_in_force(session, utcnow())
+        version = version_in_force(session, now)
         if version is None:
             raise Problem(404, "No policy is in force yet.")
+        policy = policy_for(version)
+        badge_until = policy.changes.updated_badge.add_to(version.effective_at)
         return PolicyInForceOut(
             version=version.number,
             effective_at=version.effective_at,
             published_at=version.published_at,
             sha256=version.sha256,
-            policy=policy_for(version),
+            updated_until=badge_until if version.number > 1 and now < badge_until else None,
+            upcoming=[_summary(v, "upcoming") for v in upcoming_versions(session, now)],
+            policy=policy,
         )
 
 

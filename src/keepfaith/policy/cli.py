@@ -129,7 +129,10 @@ def render_command(
 ) -> None:
     """Render the privacy notice for FILE as HTML or Markdown."""
     _, policy = load_file(file)
-    text = render_policy(policy, fmt, effective_at=parse_when(effective), base_url=base_url)
+    when = parse_when(effective)
+    if effective is not None and when is None:  # today
+        when = utcnow()
+    text = render_policy(policy, fmt, effective_at=when, base_url=base_url)
     if output is None:
         click.echo(text, nl=False)
         return
