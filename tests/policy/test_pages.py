@@ -212,3 +212,10 @@ def test_each_version_can_be_read_in_full(client: TestClient, runtime: Runtime) 
     with time_machine.travel(NOW, tick=False):
         upcoming = client.get("/privacy/versions/2")
     assert "This version is not in force yet: it takes effect on" in upcoming.text
+
+
+def test_the_page_language_is_the_policys(client: TestClient, runtime: Runtime) -> None:
+    with time_machine.travel(NOW, tick=False):
+        publish_text(runtime, (EXAMPLES / "karaoke-shop.yaml").read_text())
+        html = client.get("/privacy").text
+    assert html.startswith('<!doctype html>\n<html lang="en-GB">')

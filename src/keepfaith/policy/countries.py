@@ -8,6 +8,8 @@ Art. 45 and DPA 2018 s.17A), including the UK Extension to the EU-US Data Privac
 
 from __future__ import annotations
 
+from pydantic_core import PydanticCustomError
+
 # Every officially assigned ISO 3166-1 alpha-2 code (Debian iso-codes, 249 codes).
 ISO_3166_1 = frozenset(
     (  # noqa: SIM905 - a block of codes reads better than 249 quoted strings
@@ -132,6 +134,18 @@ NAMES = {
     "FO": "the Faroe Islands",
     "AD": "Andorra",
 }
+
+
+def iso_country(code: str) -> str:
+    """Validator for country fields: refuse codes ISO does not assign, with a hint."""
+    if code in ISO_3166_1:
+        return code
+    hint = f" (did you mean {MISTAKES[code]}?)" if code in MISTAKES else ""
+    raise PydanticCustomError(
+        "country_code",
+        "{code} is not an ISO 3166-1 country code{hint}",
+        {"code": repr(code), "hint": hint},
+    )
 
 
 def country_name(code: str) -> str:

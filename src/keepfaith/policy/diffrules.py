@@ -7,7 +7,8 @@ purposes must be announced before processing starts).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from keepfaith.policy.change import Change, ChangeKind
@@ -246,93 +247,107 @@ def _lists(rec: Recorder, old: Policy, new: Policy) -> None:
             )
 
 
-def compare_sections(rec: Recorder, old: Policy, new: Policy) -> None:
-    compare_model(
-        rec, "organisation", "Organisation", old.organisation, new.organisation, ORGANISATION_RULES
-    )
-    _lists(rec, old, new)
+@dataclass(frozen=True)
+class KeyedSection:
+    """A map of named entries (purposes, recipients, ...) and how to compare it."""
+
+    attribute: str
+    noun: str
+    title: Callable[[Any], str]
+    on_add: Callable[[Any], tuple[bool, str]]
+    rules: dict[str, Rule]
+
+
+def _skip(rec: Recorder, path: str, label: str, what: str, old: Any, new: Any) -> None:
+    """Compared elsewhere (nested blocks with their own rules)."""
+
+
+KEYED_SECTIONS = (
+    KeyedSection(
+        "purposes",
+        "purpose",
+        lambda p: p.title,
+        lambda _p: (True, NEW_USE),
+        {**PURPOSE_RULES, "retention": _skip},
+    ),
+    KeyedSection(
+        "data_categories",
+        "data category",
+        lambda c: c.title,
+        lambda _c: (True, "a new kind of personal data is collected"),
+        CATEGORY_RULES,
+    ),
+    KeyedSection(
+        "recipients",
+        "recipient",
+        lambda r: r.name,
+        lambda _r: (True, NEW_RECIPIENT),
+        {**RECIPIENT_RULES, "transfer_mechanism": _skip},
+    ),
+    KeyedSection(
+        "disclosures",
+        "disclosure",
+        lambda d: d.title,
+        lambda _d: (True, "a new circumstance in which data is disclosed"),
+        DISCLOSURE_RULES,
+    ),
+    KeyedSection(
+        "communications",
+        "kind of message",
+        lambda c: c.title,
+        _communication_added,
+        COMMUNICATION_RULES,
+    ),
+    KeyedSection(
+        "staff_roles", "staff role", lambda r: r.title, lambda _r: (False, STAFF), STAFF_ROLE_RULES
+    ),
+)
+
+SINGLE_SECTIONS: tuple[tuple[str, str, dict[str, Rule]], ...] = (
+    ("organisation", "Organisation", ORGANISATION_RULES),
+    ("analytics", "Analytics", ANALYTICS_RULES),
+    ("rights", "Rights", {**RIGHTS_RULES, "fee": _skip}),
+    ("changes", "Changes to the notice", CHANGES_RULES),
+)
+
+
+def _retention(rec: Recorder, old: Policy, new: Policy) -> None:
     for key in set(old.purposes) & set(new.purposes):
         was, now = old.purposes[key], new.purposes[key]
         if was.retention != now.retention:
+            label = f"Purpose “{now.title}”"
             compare_model(
                 rec,
                 f"purposes.{key}.retention",
-                f"Purpose “{now.title}”",
+                label,
                 was.retention,
                 now.retention,
                 RETENTION_RULES,
                 prefix="retention ",
             )
-    compare_keyed(
-        rec,
-        "purposes",
-        old.purposes,
-        new.purposes,
-        noun="purpose",
-        title=lambda p: p.title,
-        on_add=lambda _p: (True, NEW_USE),
-        rules={**PURPOSE_RULES, "retention": _skip},
-    )
-    compare_keyed(
-        rec,
-        "data_categories",
-        old.data_categories,
-        new.data_categories,
-        noun="data category",
-        title=lambda c: c.title,
-        on_add=lambda _c: (True, "a new kind of personal data is collected"),
-        rules=CATEGORY_RULES,
-    )
-    compare_keyed(
-        rec,
-        "recipients",
-        old.recipients,
-        new.recipients,
-        noun="recipient",
-        title=lambda r: r.name,
-        on_add=lambda _r: (True, NEW_RECIPIENT),
-        rules={**RECIPIENT_RULES, "transfer_mechanism": _skip},
-    )
-    _transfers(rec, old, new)
-    compare_keyed(
-        rec,
-        "disclosures",
-        old.disclosures,
-        new.disclosures,
-        noun="disclosure",
-        title=lambda d: d.title,
-        on_add=lambda _d: (True, "a new circumstance in which data is disclosed"),
-        rules=DISCLOSURE_RULES,
-    )
-    compare_keyed(
-        rec,
-        "communications",
-        old.communications,
-        new.communications,
-        noun="kind of message",
-        title=lambda c: c.title,
-        on_add=_communication_added,
-        rules=COMMUNICATION_RULES,
-    )
-    _cookies(rec, old, new)
-    compare_model(rec, "analytics", "Analytics", old.analytics, new.analytics, ANALYTICS_RULES)
-    compare_model(rec, "rights", "Rights", old.rights, new.rights, {**RIGHTS_RULES, "fee": _skip})
+
+
+def compare_sections(rec: Recorder, old: Policy, new: Policy) -> None:
+    for attribute, label, rules in SINGLE_SECTIONS:
+        compare_model(
+            rec, attribute, label, getattr(old, attribute), getattr(new, attribute), rules
+        )
     compare_model(rec, "rights.fee", "Fees for requests", old.rights.fee, new.rights.fee, FEE_RULES)
-    compare_model(rec, "changes", "Changes to the notice", old.changes, new.changes, CHANGES_RULES)
-    compare_keyed(
-        rec,
-        "staff_roles",
-        old.staff_roles,
-        new.staff_roles,
-        noun="staff role",
-        title=lambda r: r.title,
-        on_add=lambda _r: (False, STAFF),
-        rules=STAFF_ROLE_RULES,
-    )
-
-
-def _skip(rec: Recorder, path: str, label: str, what: str, old: Any, new: Any) -> None:
-    """Compared elsewhere (nested blocks with their own rules)."""
+    for spec in KEYED_SECTIONS:
+        compare_keyed(
+            rec,
+            spec.attribute,
+            getattr(old, spec.attribute),
+            getattr(new, spec.attribute),
+            noun=spec.noun,
+            title=spec.title,
+            on_add=spec.on_add,
+            rules=spec.rules,
+        )
+    _retention(rec, old, new)
+    _transfers(rec, old, new)
+    _cookies(rec, old, new)
+    _lists(rec, old, new)
 
 
 def section_changes(old: Policy, new: Policy) -> Iterator[Change]:

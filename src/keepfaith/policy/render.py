@@ -82,10 +82,10 @@ def _environment() -> Environment:
     return _env
 
 
-def notice_html(notice: Notice, *, language: str = "en") -> str:
+def notice_html(notice: Notice) -> str:
     """A complete, standalone HTML document (no scripts, no external requests)."""
     template = _environment().get_template("policy/notice_document.html")
-    return template.render(notice=notice, language=language)
+    return template.render(notice=notice)
 
 
 def notice_markdown(notice: Notice) -> str:
@@ -105,7 +105,7 @@ def render_policy(
     """The notice for ``policy`` as ``html`` or ``md``."""
     notice = build_notice(policy, effective_at=effective_at, version=version, base_url=base_url)
     if fmt == "html":
-        return notice_html(notice, language=policy.language)
+        return notice_html(notice)
     if fmt == "md":
         return notice_markdown(notice)
     raise ValueError(f"unknown format {fmt!r}: use html or md")

@@ -24,9 +24,8 @@ from pydantic import (
     Field,
     StringConstraints,
 )
-from pydantic_core import PydanticCustomError
 
-from keepfaith.policy.countries import ISO_3166_1, MISTAKES
+from keepfaith.policy.countries import iso_country
 from keepfaith.policy.duration import Duration
 
 CATEGORY_KEY = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
@@ -38,18 +37,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
-def _iso_country(code: str) -> str:
-    if code in ISO_3166_1:
-        return code
-    hint = f" (did you mean {MISTAKES[code]}?)" if code in MISTAKES else ""
-    raise PydanticCustomError(
-        "country_code",
-        "{code} is not an ISO 3166-1 country code{hint}",
-        {"code": repr(code), "hint": hint},
-    )
-
-
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(_iso_country)]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(iso_country)]
 
 _SLUG_RE = re.compile(SLUG)
 

@@ -94,6 +94,7 @@ class Notice:
     version: int | None
     intro: tuple[Block, ...]
     sections: tuple[Section, ...] = field(default_factory=tuple)
+    language: str = "en"  # BCP 47 tag for the page's lang attribute
 
     def all_ids(self) -> set[str]:
         """Every anchor in the notice (sections, subsections and named rows)."""

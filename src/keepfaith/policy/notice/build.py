@@ -154,6 +154,7 @@ def build_notice(
         version=version,
         intro=intro,
         sections=tuple(_sections(ctx)),
+        language=policy.language,
     )
 
 

@@ -169,25 +169,26 @@ def _fee(ctx: Context) -> str:
     return text
 
 
-def california(ctx: Context) -> Section:
+def _california_facts(ctx: Context) -> Facts:
     policy = ctx.policy
     sold = {k: p for k, p in policy.purposes.items() if p.sale}
     shared = {k: p for k, p in policy.purposes.items() if p.sharing}
     sources = sorted({c.source for c in policy.data_categories.values() if c.source})
-    facts: list[tuple[str, Inline]] = [
+    collected = ctx.categories(list(policy.data_categories))
+    origin = "; ".join(["You, when you use our site and services", *sources]) + "."
+    return Facts(
         (
-            "Categories of personal information we collect",
-            ctx.categories(list(policy.data_categories)),
-        ),
-        (
-            "Where it comes from",
-            line("; ".join(["You, when you use our site and services", *sources]) + "."),
-        ),
-        ("Why we collect it", ctx.purpose_titles(list(policy.purposes))),
-        ("How long we keep it", line("See “How long we keep your data” above.")),
-    ]
-    facts.append(_disclosed(ctx, "Sold", sold))
-    facts.append(_disclosed(ctx, "Shared for cross-context behavioural advertising", shared))
+            ("Categories of personal information we collect", collected),
+            ("Where it comes from", line(origin)),
+            ("Why we collect it", ctx.purpose_titles(list(policy.purposes))),
+            ("How long we keep it", line("See “How long we keep your data” above.")),
+            _disclosed(ctx, "Sold", sold),
+            _disclosed(ctx, "Shared for cross-context behavioural advertising", shared),
+        )
+    )
+
+
+def _california_rights(ctx: Context) -> Bullets:
     rights = [
         line(
             strong("Right to know"),
@@ -203,33 +204,35 @@ def california(ctx: Context) -> Section:
             " link, or send Global Privacy Control from your browser.",
         ),
     ]
-    if any(c.special for c in policy.data_categories.values()):
+    if any(c.special for c in ctx.policy.data_categories.values()):
         rights.append(line(strong("Right to limit"), " the use of sensitive personal information."))
     rights.append(
         line(
             strong("No discrimination"), ": we never treat you differently for using these rights."
         )
     )
+    return Bullets(tuple(rights))
+
+
+def california(ctx: Context) -> Section:
+    intro = (
+        "If you live in California, the California Consumer Privacy Act gives you these rights "
+        "and this information."
+    )
+    timing = (
+        "We confirm requests to know, delete or correct within 10 business days and answer "
+        "within 45 days (up to 45 more if we tell you why). Opt-outs need no proof of identity "
+        "and take effect within 15 business days at most. An authorised agent may make a "
+        "request for you."
+    )
     return Section(
         "california",
         "Your California privacy rights",
         (
-            Para(
-                line(
-                    "If you live in California, the California Consumer Privacy Act gives you "
-                    "these rights and this information."
-                )
-            ),
-            Facts(tuple(facts)),
-            Bullets(tuple(rights)),
-            Para(
-                line(
-                    "We confirm requests to know, delete or correct within 10 business days and "
-                    "answer within 45 days (up to 45 more if we tell you why). Opt-outs need no "
-                    "proof of identity and take effect within 15 business days at most. An "
-                    "authorised agent may make a request for you."
-                )
-            ),
+            Para(line(intro)),
+            _california_facts(ctx),
+            _california_rights(ctx),
+            Para(line(timing)),
         ),
     )
 
