@@ -164,7 +164,7 @@ def test_publish_then_list_show_and_diff_versions(
     shown = run("show", "1", env=env)
     assert shown.stdout == SMALL
     compared = run("diff", "@1", "@2", env=env)
-    assert compared.stdout.startswith("version 1 → version 2: 1 changes, 0 material")
+    assert compared.stdout.startswith("version 1 → version 2: 1 change, 0 material")
     assert "No material changes: this may take effect at once." in compared.stdout
     against_file = run("diff", "@2", str(write(tmp_path, "wider.yaml", WIDER)), env=env)
     assert "MATERIAL  purposes.newsletter.categories" in against_file.stdout

@@ -180,7 +180,8 @@ def diff_command(old: str, new: str) -> None:
         click.echo(f"No changes between {old_name} and {new_name}.")
         return
     material = sum(1 for c in changes if c.material)
-    click.echo(f"{old_name} → {new_name}: {len(changes)} changes, {material} material\n")
+    noun = "change" if len(changes) == 1 else "changes"
+    click.echo(f"{old_name} → {new_name}: {len(changes)} {noun}, {material} material\n")
     show_changes(changes)
     if material:
         period = old_policy.changes.notice_period.describe()

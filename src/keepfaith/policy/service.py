@@ -27,12 +27,29 @@ from sqlalchemy.orm import Session
 from keepfaith.clock import utcnow
 from keepfaith.policy.diff import Change, diff
 from keepfaith.policy.duration import Duration
-from keepfaith.policy.issues import Issue
+from keepfaith.policy.issues import Issue, PolicyError
 from keepfaith.policy.loader import load, parse
 from keepfaith.policy.models import PolicyVersion
 from keepfaith.policy.schema import Policy
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "PolicyError",
+    "PolicyVersion",
+    "PublishPlan",
+    "PublishRefused",
+    "get_version",
+    "list_versions",
+    "plan_publish",
+    "policy_for",
+    "policy_in_force",
+    "previous_version",
+    "publish",
+    "upcoming_versions",
+    "version_in_force",
+    "version_status",
+]
 
 # An arbitrary constant: the advisory lock serialising publishers on PostgreSQL (SQLite's
 # BEGIN IMMEDIATE already does). Version numbers must have no gaps or duplicates.

@@ -110,11 +110,15 @@ def privacy_versions(request: Request) -> Response:
             until = later.effective_at if later is not None and status == "superseded" else None
             views.append(_view(version, status, until))
             later = version
-        organisation = policy_for(versions[0]).organisation.legal_name if versions else None
+        org = policy_for(versions[0]).organisation if versions else None
     return render(
         request,
         "policy/versions.html",
-        {"versions": views, "organisation": organisation},
+        {
+            "versions": views,
+            "organisation": org.legal_name if org else None,
+            "brand": (org.trading_name or org.legal_name) if org else None,
+        },
         status_code=200 if views else 404,
     )
 
