@@ -13,10 +13,19 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+)
 
+from keepfaith.policy.countries import iso_country
 from keepfaith.policy.duration import Duration
 
 CATEGORY_KEY = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
@@ -26,7 +35,9 @@ Slug = Annotated[str, StringConstraints(pattern=SLUG, max_length=64)]
 CategoryKey = Annotated[str, StringConstraints(pattern=CATEGORY_KEY, max_length=128)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), AfterValidator(iso_country)]
 
 _SLUG_RE = re.compile(SLUG)
 
@@ -99,6 +110,15 @@ class CookieCategory(StrEnum):
     ADVERTISING = "advertising"
 
 
+class CookieChoice(StrEnum):
+    """What a visitor is asked before a cookie is set (PECR reg 6 and Sch A1)."""
+
+    NONE = "none"  # strictly necessary: no choice to offer (Sch A1 para 4)
+    OPT_IN = "opt_in"  # set only after the visitor agrees (Sch A1 para 2)
+    OPT_OUT = "opt_out"  # set unless the visitor objects (Sch A1 paras 5 and 6 only)
+    BROWSER_SETTINGS = "browser_settings"  # legacy "change your browser"; refused under PECR
+
+
 class AnalyticsMode(StrEnum):
     NONE = "none"
     COOKIELESS = "cookieless"
@@ -162,15 +182,32 @@ class Organisation(Strict):
         None, description="UK or EU representative (Art. 27) when established outside that area."
     )
     registration: ShortText | None = Field(None, description="e.g. ICO registration number.")
+    supervisory_authority: ShortText | None = Field(
+        None,
+        description="Lead supervisory authority named in the notice (EU); the ICO is named "
+        "automatically under uk_gdpr.",
+    )
 
 
 class DataCategory(Strict):
     title: ShortText
     description: Text | None = None
     special: bool = Field(
-        False, description="Special category (UK/EU GDPR Art. 9) or criminal data."
+        False,
+        description="Special-category data (UK/EU GDPR Art. 9: health, ethnicity, beliefs, ...): "
+        "purposes using it need explicit consent.",
+    )
+    criminal: bool = Field(
+        False,
+        description="Criminal-offence data such as suspected-fraud markers (Art. 10): purposes "
+        "using it must name their `condition`.",
     )
     required: bool = Field(False, description="Must be given to use the service (Art. 13(2)(e)).")
+    source: Text | None = Field(
+        None,
+        description="Where it comes from when not from the person (Art. 14(2)(f)); "
+        "none means the person gives it to us.",
+    )
 
 
 class AutomatedDecision(Strict):
@@ -204,7 +241,21 @@ class Purpose(Strict):
     soft_opt_in: bool = Field(
         False, description="PECR reg 22(3): e-mail marketing of similar products to customers."
     )
-    automated_decision: AutomatedDecision | None = None
+    explicit_consent: bool = Field(
+        False,
+        description="Consent is asked for explicitly, as special-category data needs "
+        "(Art. 9(2)(a)).",
+    )
+    condition: Text | None = Field(
+        None,
+        description="For criminal-offence data: the condition relied on (Art. 10; DPA 2018 Sch 1).",
+    )
+    profiling: bool = Field(
+        False, description="Evaluates personal aspects such as interests (Art. 4(4))."
+    )
+    automated_decision: AutomatedDecision | None = Field(
+        None, description="Decisions made by automated means (Art. 13(2)(f), Art. 22)."
+    )
     dpv: ShortText | None = Field(None, description="W3C DPV purpose name, e.g. DirectMarketing.")
 
 
@@ -238,6 +289,22 @@ class Cookie(Strict):
         None, description="None means it ends with the browser session."
     )
     purpose: Text
+    third_party: bool = Field(
+        False, description="Set by another company, which may follow visitors across sites."
+    )
+    choice: CookieChoice | None = Field(
+        None,
+        description="What visitors are asked; none means `none` for strictly necessary "
+        "cookies and `opt_in` for every other category.",
+    )
+
+    @property
+    def effective_choice(self) -> CookieChoice:
+        if self.choice is not None:
+            return self.choice
+        if self.category is CookieCategory.STRICTLY_NECESSARY:
+            return CookieChoice.NONE
+        return CookieChoice.OPT_IN
 
 
 class Analytics(Strict):
@@ -247,9 +314,18 @@ class Analytics(Strict):
 
 
 class Fee(Strict):
-    manifestly_unfounded_or_excessive: bool = False
-    further_copies: bool = False
-    amount: ShortText | None = None
+    flat: bool = Field(
+        False,
+        description="A fee for every request (the repealed DPA 1998's £10); refused under "
+        "UK/EU GDPR (Art. 12(5)).",
+    )
+    manifestly_unfounded_or_excessive: bool = Field(
+        False, description="A reasonable fee for manifestly unfounded or excessive requests."
+    )
+    further_copies: bool = Field(
+        False, description="A reasonable fee for further copies (Art. 15(3))."
+    )
+    amount: ShortText | None = Field(None, description="How the fee is set, e.g. '£10 a copy'.")
 
 
 class Rights(Strict):
@@ -262,7 +338,14 @@ class Rights(Strict):
     staff_review: bool = Field(
         True, description="Access packages are reviewed by staff before release."
     )
-    contact: EmailStr | None = None
+    contact: EmailStr | None = Field(
+        None, description="Where requests go; the organisation's contact e-mail when not set."
+    )
+    self_service: AnyHttpUrl | None = Field(
+        None,
+        description="Where account holders review and correct their own details "
+        "(e.g. 'My Account'; Cal. Bus. & Prof. Code §22575(b)(2)).",
+    )
 
 
 class StaffRole(Strict):
@@ -278,6 +361,9 @@ class Disclosure(Strict):
     title: ShortText
     description: Text
     legal_basis: LegalBasis
+    legitimate_interest: Text | None = Field(
+        None, description="The interest pursued; required when the basis is legitimate interests."
+    )
 
 
 class Changes(Strict):
@@ -293,10 +379,13 @@ class Changes(Strict):
     ownership_change: Text | None = Field(
         None, description="What happens on a sale of the business."
     )
+    notify_by_email: bool = Field(
+        False, description="Material changes are also announced by e-mail to account holders."
+    )
 
 
 class Policy(Strict):
-    keepfaith: int = Field(1, description="Format version of this file.")
+    keepfaith: Literal[1] = Field(1, description="Format version of this file.")
     organisation: Organisation
     jurisdictions: list[Jurisdiction] = Field(min_length=1)
     language: ShortText = "en"
@@ -310,6 +399,10 @@ class Policy(Strict):
     staff_roles: dict[Slug, StaffRole] = Field(default_factory=dict)
     disclosures: dict[Slug, Disclosure] = Field(default_factory=dict)
     changes: Changes = Changes()
+    security: list[Text] = Field(
+        default_factory=list,
+        description="Security measures the notice describes (Art. 32), one per entry.",
+    )
 
     def has(self, jurisdiction: Jurisdiction) -> bool:
         return jurisdiction in self.jurisdictions
@@ -317,6 +410,21 @@ class Policy(Strict):
     @property
     def gdpr(self) -> bool:
         return self.has(Jurisdiction.UK_GDPR) or self.has(Jurisdiction.EU_GDPR)
+
+    @property
+    def us_site(self) -> bool:
+        """A US business or US law applies: CalOPPA's notice elements are needed."""
+        return (
+            self.has(Jurisdiction.CCPA)
+            or self.has(Jurisdiction.CAN_SPAM)
+            or self.organisation.postal_address.country == "US"
+        )
+
+    def recipients_for(self, purpose: str) -> dict[str, Recipient]:
+        return {k: r for k, r in self.recipients.items() if purpose in r.purposes}
+
+    def purposes_using(self, category: str) -> dict[str, Purpose]:
+        return {k: p for k, p in self.purposes.items() if category in p.categories}
 
 
 OWNER_ROLE = "owner"
