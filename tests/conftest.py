@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -19,6 +20,7 @@ from starlette.testclient import TestClient
 from keepfaith.config import Settings
 from keepfaith.crypto.keyring import Keyring, generate_keyring, write_keyring
 from keepfaith.db.engine import Database
+from keepfaith.policy.schema import Policy
 from keepfaith.runtime import Runtime, bind_keyring
 from keepfaith.staff import passwords
 from keepfaith.web.app import create_app
@@ -199,3 +201,60 @@ def page(browser: Browser) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture
+def axe(pytestconfig: pytest.Config) -> Callable[[Page], list[dict[str, Any]]]:
+    """``axe(page)`` lists WCAG 2.1 AA violations (skips, or fails with --require-browser,
+    when axe-core is not installed)."""
+    from support.accessibility import AXE, axe_violations
+
+    if not AXE.exists():
+        message = f"{AXE} is missing (scripts/test installs axe-core with npm)"
+        if pytestconfig.getoption("--require-browser"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return axe_violations
+
+
+@pytest.fixture
+def marketplace(runtime: Runtime) -> Policy:
+    """The example marketplace policy (examples/policies/marketplace.yaml), published and in
+    force: it defines the roles the personas below hold."""
+    from keepfaith.policy.service import policy_in_force, publish
+    from keepfaith.policy.starters import starter_text
+
+    with runtime.db.transaction() as session:
+        publish(
+            session,
+            starter_text("marketplace"),
+            source_name="marketplace.yaml",
+            published_by="test",
+        )
+        policy = policy_in_force(session)
+    assert policy is not None
+    return policy
+
+
+@pytest.fixture
+def bob(staffroom: Staffroom, marketplace: Policy) -> Persona:
+    """Bob is in customer service: sees contact details, handles requests; no console admin."""
+    return staffroom.add("Bob", "customer_service")
+
+
+@pytest.fixture
+def carol(staffroom: Staffroom, marketplace: Policy) -> Persona:
+    """Carol is the billing clerk: billing address and payment reference only (2FA on)."""
+    return staffroom.add("Carol", "billing", two_factor=True)
+
+
+@pytest.fixture
+def dave(staffroom: Staffroom, marketplace: Policy) -> Persona:
+    """Dave works in marketing: plans campaigns, never sees an individual's data."""
+    return staffroom.add("Dave", "marketing")
+
+
+@pytest.fixture
+def erin(staffroom: Staffroom, marketplace: Policy) -> Persona:
+    """Erin is the privacy lead (dpo): policy, audit, requests (2FA on)."""
+    return staffroom.add("Erin", "dpo", two_factor=True)

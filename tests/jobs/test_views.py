@@ -1,10 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 
 from fastapi import FastAPI, Request
-from sqlalchemy import update
 from starlette.testclient import TestClient
 
 from keepfaith.clock import utcnow
@@ -16,7 +14,6 @@ from keepfaith.jobs.worker import prepare_worker
 from keepfaith.policy.schema import Capability
 from keepfaith.runtime import Runtime
 from keepfaith.staff.access import Principal
-from keepfaith.staff.models import StaffMember
 from support.personas import Persona, Staffroom
 
 
@@ -51,25 +48,10 @@ def test_strangers_are_sent_to_sign_in(staffroom: Staffroom) -> None:
     assert response.headers["location"] == "/console/sign-in?next=%2Fconsole%2Fjobs"
 
 
-def _customer_service(staffroom: Staffroom, runtime: Runtime) -> Persona:
-    """Bob, in a role without jobs access.
-
-    No policy can be published yet (the policy feature is still to land), so only owners can
-    be created; Bob's account is given a role the policy in force does not define, which
-    grants nothing (staff.roles fails closed).
-    """
-    bob = staffroom.add("Bob", "owner")
-    with runtime.db.transaction() as session:
-        session.execute(
-            update(StaffMember).where(StaffMember.id == bob.id).values(role="customer_service")
-        )
-    return replace(bob, role="customer_service")
-
-
 def test_staff_without_the_jobs_capability_are_refused(
-    staffroom: Staffroom, runtime: Runtime
+    staffroom: Staffroom, runtime: Runtime, bob: Persona
 ) -> None:
-    client = staffroom.client(_customer_service(staffroom, runtime))
+    client = staffroom.client(bob)
     dead = _dead_job(runtime.db)
     assert client.get("/console/jobs").status_code == 403
     assert client.get(f"/console/jobs/{dead}").status_code == 403

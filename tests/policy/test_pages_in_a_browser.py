@@ -7,17 +7,11 @@ work without JavaScript, and that the keyboard reaches the content first.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from keepfaith.clock import utcnow
 from keepfaith.policy.service import publish
@@ -25,10 +19,13 @@ from keepfaith.runtime import Runtime
 from policy.samples import EXAMPLES
 from support.personas import Persona, Staffroom
 
+if TYPE_CHECKING:
+    from support.browser import LiveServer
+
+Axe = Callable[[Any], list[dict[str, Any]]]
+
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parents[1] / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = "/usr/bin/chromium"
 MARKETPLACE = (EXAMPLES / "marketplace.yaml").read_text()
 WIDER = MARKETPLACE.replace(
     "    categories: [user.name, user.contact.email]\n    retention:\n      period: P0D\n"
@@ -41,31 +38,8 @@ WIDER = MARKETPLACE.replace(
 
 
 @pytest.fixture
-def server(app: FastAPI) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not instance.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
+def server(live_server: LiveServer) -> str:
+    return live_server.url
 
 
 @pytest.fixture
@@ -83,22 +57,8 @@ def published(runtime: Runtime) -> None:
         )
 
 
-def axe_violations(page: Any) -> list[dict[str, Any]]:
-    if not AXE.exists():
-        pytest.skip(f"{AXE} is missing (scripts/test installs axe-core)")
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "() => axe.run(document, {runOnly: {type: 'tag', values: "
-        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
-    )
-    return [
-        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result["violations"]
-    ]
-
-
 def test_the_public_pages_are_accessible_private_and_work_without_javascript(
-    server: str, browser: Any, published: None
+    server: str, browser: Any, axe: Axe, published: None
 ) -> None:
     # axe is injected from outside the page, so this context may bypass the page's CSP.
     context = browser.new_context(bypass_csp=True)
@@ -108,7 +68,7 @@ def test_the_public_pages_are_accessible_private_and_work_without_javascript(
     for path in ("/privacy", "/privacy/versions", "/privacy/versions/1", "/privacy/versions/2"):
         response = page.goto(server + path)
         assert response is not None and response.status == 200, path
-        assert axe_violations(page) == [], path
+        assert axe(page) == [], path
     assert origins == {server.split("/", 3)[2]}
     assert context.cookies() == []
     context.close()
@@ -126,17 +86,17 @@ def test_the_public_pages_are_accessible_private_and_work_without_javascript(
     quiet.close()
 
 
-def test_the_unpublished_page_is_accessible(server: str, browser: Any) -> None:
+def test_the_unpublished_page_is_accessible(server: str, browser: Any, axe: Axe) -> None:
     context = browser.new_context(bypass_csp=True)
     page = context.new_page()
     response = page.goto(server + "/privacy")
     assert response is not None and response.status == 404
-    assert axe_violations(page) == []
+    assert axe(page) == []
     context.close()
 
 
 def test_the_policy_console_is_accessible(
-    server: str, browser: Any, staffroom: Staffroom, alice: Persona, runtime: Runtime
+    server: str, browser: Any, axe: Axe, staffroom: Staffroom, alice: Persona, runtime: Runtime
 ) -> None:
     context = browser.new_context(bypass_csp=True)
     page = context.new_page()
@@ -147,14 +107,14 @@ def test_the_policy_console_is_accessible(
     page.get_by_label("Code").fill(alice.code())
     page.get_by_role("button", name="Continue").click()
     page.goto(server + "/console/policy/publish")
-    assert axe_violations(page) == []
+    assert axe(page) == []
     page.get_by_label("policy.yaml").fill(MARKETPLACE)
     page.get_by_role("button", name="Check").click()
     assert page.get_by_role("heading", name="First version").is_visible()
-    assert axe_violations(page) == []
+    assert axe(page) == []
     page.get_by_role("button", name="Publish").click()
     page.wait_for_url("**/console/policy/versions/1?published=1")
-    assert axe_violations(page) == []
+    assert axe(page) == []
     page.goto(server + "/console/policy")
-    assert axe_violations(page) == []
+    assert axe(page) == []
     context.close()

@@ -1,26 +1,24 @@
 """Fixtures for the staff feature: a shop policy with roles, and accounts holding them.
 
-On this branch no policy can be published yet (`policy_in_force` is None: only ``owner``
-exists). Accounts and keys with the shop's roles are created against `shop_policy` directly,
-which is exactly the situation of a role the policy in force does not define: it grants
-nothing. Where a test needs the shop policy to be *in force*, `policy_in_force_is` stands in
-for the policy feature's publishing.
+Until a test publishes it, no policy is in force and only ``owner`` exists. Accounts and keys
+with the shop's roles are created against `shop_policy` directly, which is exactly the
+situation of a role the policy in force does not define: it grants nothing. Where a test needs
+the shop policy *in force*, `policy_in_force_is` publishes it.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
-import keepfaith.policy.service
 from keepfaith.cli import main
 from keepfaith.config import Settings
 from keepfaith.policy.schema import Policy
+from keepfaith.policy.service import publish
 from keepfaith.runtime import Runtime
 from keepfaith.staff.service import create_staff
 from support.personas import PASSWORD, Persona, Staffroom
@@ -72,20 +70,15 @@ def shop_policy() -> Policy:
 
 
 @pytest.fixture
-def policy_in_force_is(monkeypatch: pytest.MonkeyPatch) -> Callable[[Policy | None], None]:
-    """Make ``policy`` the policy in force for every module that asks."""
-    original = keepfaith.policy.service.policy_in_force
-    chosen: list[Policy | None] = [None]
+def policy_in_force_is(runtime: Runtime) -> Callable[[Policy], None]:
+    """Publish ``policy`` so that it is in force from now on."""
 
-    def in_force(session: object, at: datetime | None = None) -> Policy | None:
-        return chosen[0]
-
-    for module in list(sys.modules.values()):
-        if getattr(module, "policy_in_force", None) is original:
-            monkeypatch.setattr(module, "policy_in_force", in_force)
-
-    def install(policy: Policy | None) -> None:
-        chosen[0] = policy
+    def install(policy: Policy) -> None:
+        text = yaml.safe_dump(
+            policy.model_dump(mode="json", exclude_defaults=True), sort_keys=False
+        )
+        with runtime.db.transaction() as session:
+            publish(session, text, source_name="shop.yaml", published_by="test")
 
     return install
 
