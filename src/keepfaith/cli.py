@@ -9,8 +9,7 @@ import click
 
 from keepfaith import __version__
 from keepfaith.commandline import data_dir_option, fail, load_settings, opened
-from keepfaith.config import Settings
-from keepfaith.crypto.keyring import KeyringError, generate_keyring, write_keyring
+from keepfaith.crypto.keyring import KeyringError
 from keepfaith.db import migrate
 from keepfaith.db.backup import BackupError, backup
 from keepfaith.db.engine import Database, DatabaseError
@@ -18,7 +17,7 @@ from keepfaith.jobs.cli import jobs_group, worker_command
 from keepfaith.logs import configure_logging
 from keepfaith.policy.cli import policy_group
 from keepfaith.policy.starters import STARTERS, starter_text
-from keepfaith.runtime import Runtime
+from keepfaith.runtime import Runtime, create_installation
 from keepfaith.staff.cli import apikeys_group, staff_group
 
 
@@ -49,27 +48,12 @@ def main() -> None:
 def init_command(data_dir: Path | None, example: str) -> None:
     """Create a data folder with a new keyring, a starter policy.yaml and the database."""
     settings = load_settings(data_dir=data_dir)
+    try:
+        create_installation(settings)
+    except (KeyringError, DatabaseError) as exc:
+        fail(str(exc))
     folder = settings.data_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
     keyring_path = settings.resolved_keyring_path
-    if keyring_path.exists():
-        fail(
-            f"{keyring_path} already exists: this folder is already initialised. "
-            "keepfaith never overwrites a keyring (the data encrypted under it would be lost)."
-        )
-    ring = generate_keyring()
-    with opened_for_init(settings) as runtime_db:
-        from keepfaith.runtime import bind_keyring, bound_keyring_id
-
-        existing = bound_keyring_id(runtime_db)
-        if existing is not None:
-            fail(
-                f"the database already belongs to keyring {existing}; restore that keyring file "
-                f"to {keyring_path} instead of creating a new one"
-            )
-        write_keyring(ring, keyring_path)
-        bind_keyring(runtime_db, ring)
     policy_path = folder / "policy.yaml"
     if not policy_path.exists():
         policy_path.write_text(starter_text(example))
@@ -77,26 +61,6 @@ def init_command(data_dir: Path | None, example: str) -> None:
     click.echo(f"  keyring   {keyring_path} (mode 0600; back it up apart from the database)")
     click.echo(f"  policy    {policy_path} (edit it, then: keepfaith policy publish {policy_path})")
     click.echo(f"  database  {settings.resolved_database_url}")
-
-
-class opened_for_init:
-    """The database alone (there is no keyring yet), migrated."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    def __enter__(self) -> Database:
-        try:
-            self.db = Database(
-                self.settings.resolved_database_url, synchronous=self.settings.sqlite_synchronous
-            )
-            migrate.upgrade(self.db)
-        except DatabaseError as exc:
-            fail(str(exc))
-        return self.db
-
-    def __exit__(self, *exc: object) -> None:
-        self.db.dispose()
 
 
 @main.command("serve")
@@ -144,26 +108,16 @@ def demo_command(data_dir: Path | None, port: int | None) -> None:
     """Start a demo: example marketplace policy, an owner account, server on 127.0.0.1:8000."""
     from keepfaith.demo import prepare_demo
 
-    settings = load_settings(
-        data_dir=data_dir or Path("keepfaith-data"), port=port, embedded_worker=True
-    )
+    overrides: dict[str, object] = {"port": port, "embedded_worker": True}
+    if port is not None and "KEEPFAITH_BASE_URL" not in os.environ:
+        overrides["base_url"] = f"http://127.0.0.1:{port}"
+    settings = load_settings(data_dir=data_dir, **overrides)
     configure_logging(settings.log_level)
-    keyring_path = settings.resolved_keyring_path
-    if not keyring_path.exists():
-        ring = generate_keyring()
-        with opened_for_init(settings) as db:
-            from keepfaith.runtime import bind_keyring, bound_keyring_id
-
-            if bound_keyring_id(db) is not None:
-                fail(
-                    f"{keyring_path} is missing but the demo database needs it; "
-                    f"restore it or remove {settings.data_dir} to start over"
-                )
-            try:
-                write_keyring(ring, keyring_path)
-            except KeyringError as exc:
-                fail(str(exc))
-            bind_keyring(db, ring)
+    if not settings.resolved_keyring_path.exists():
+        try:
+            create_installation(settings)
+        except (KeyringError, DatabaseError) as exc:
+            fail(f"{exc} (or remove {settings.data_dir} to start the demo afresh)")
     with opened(settings) as runtime:
         lines = prepare_demo(runtime)
         click.echo("")
@@ -191,8 +145,14 @@ def db_upgrade() -> None:
 def db_current() -> None:
     """Show the database's schema revision and whether it is current."""
     settings = load_settings()
-    with opened_for_init(settings) as db:
+    try:
+        db = Database(settings.resolved_database_url)
+    except DatabaseError as exc:
+        fail(str(exc))
+    try:
         current, head = migrate.current_revision(db), migrate.head_revision()
+    finally:
+        db.dispose()
     click.echo(
         f"current {current}\nhead    {head}\n{'up to date' if current == head else 'needs upgrade'}"
     )

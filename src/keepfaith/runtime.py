@@ -8,12 +8,19 @@ unreadable while looking as if all were well.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from keepfaith.config import Settings
-from keepfaith.crypto.keyring import Keyring, KeyringError, load_keyring
+from keepfaith.crypto.keyring import (
+    Keyring,
+    KeyringError,
+    generate_keyring,
+    load_keyring,
+    write_keyring,
+)
 from keepfaith.db import migrate
 from keepfaith.db.base import Meta
 from keepfaith.db.engine import Database
@@ -78,3 +85,35 @@ def open_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
         db.dispose()
         raise
     return Runtime(settings=settings, db=db, keyring=ring)
+
+
+def create_installation(settings: Settings) -> Keyring:
+    """A new installation: a private data folder, a new keyring, the migrated database bound to it.
+
+    Refuses (KeyringError) when a keyring already exists, or when the database already belongs
+    to a keyring (its file is lost: it must be restored, not replaced).
+    """
+    folder = settings.data_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    keyring_path = settings.resolved_keyring_path
+    if keyring_path.exists():
+        raise KeyringError(
+            f"{keyring_path} already exists: this installation is already initialised. "
+            "keepfaith never overwrites a keyring (the data encrypted under it would be lost)."
+        )
+    db = Database(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
+    try:
+        migrate.upgrade(db)
+        existing = bound_keyring_id(db)
+        if existing is not None:
+            raise KeyringError(
+                f"the database already belongs to keyring {existing}; restore that keyring file "
+                f"to {keyring_path} instead of creating a new one"
+            )
+        ring = generate_keyring()
+        write_keyring(ring, keyring_path)
+        bind_keyring(db, ring)
+    finally:
+        db.dispose()
+    return ring
