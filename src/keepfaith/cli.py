@@ -10,7 +10,7 @@ import click
 from keepfaith import __version__
 from keepfaith.commandline import data_dir_option, fail, load_settings, opened
 from keepfaith.crypto.keyring import KeyringError
-from keepfaith.db import migrate
+from keepfaith.db import revision
 from keepfaith.db.backup import BackupError, backup
 from keepfaith.db.engine import Database, DatabaseError
 from keepfaith.jobs.cli import jobs_group, worker_command
@@ -137,8 +137,8 @@ def db_upgrade() -> None:
     """Bring the database schema up to date (serve, demo and worker also do this on start)."""
     settings = load_settings()
     with opened(settings, upgrade=True) as runtime:
-        revision = migrate.current_revision(runtime.db)
-        click.echo(f"database {runtime.db.display_url()} is at revision {revision}")
+        current = revision.current_revision(runtime.db)
+        click.echo(f"database {runtime.db.display_url()} is at revision {current}")
 
 
 @db_group.command("current")
@@ -150,7 +150,7 @@ def db_current() -> None:
     except DatabaseError as exc:
         fail(str(exc))
     try:
-        current, head = migrate.current_revision(db), migrate.head_revision()
+        current, head = revision.current_revision(db), revision.head_revision()
     finally:
         db.dispose()
     click.echo(

@@ -21,7 +21,7 @@ from keepfaith.crypto.keyring import (
     load_keyring,
     write_keyring,
 )
-from keepfaith.db import migrate
+from keepfaith.db import revision
 from keepfaith.db.base import Meta
 from keepfaith.db.engine import Database
 
@@ -66,8 +66,8 @@ def open_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
     db = Database(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
     try:
         if upgrade:
-            migrate.upgrade(db)
-        elif not migrate.is_up_to_date(db):
+            _upgrade(db)
+        elif not revision.is_up_to_date(db):
             raise SchemaOutdated("the database schema is not current: run `keepfaith db upgrade`")
         path = settings.resolved_keyring_path
         try:
@@ -104,7 +104,7 @@ def create_installation(settings: Settings) -> Keyring:
         )
     db = Database(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
     try:
-        migrate.upgrade(db)
+        _upgrade(db)
         existing = bound_keyring_id(db)
         if existing is not None:
             raise KeyringError(
@@ -117,3 +117,10 @@ def create_installation(settings: Settings) -> Keyring:
     finally:
         db.dispose()
     return ring
+
+
+def _upgrade(db: Database) -> None:
+    if not revision.is_up_to_date(db):
+        from keepfaith.db import migrate  # Alembic is loaded only when there is work for it
+
+        migrate.upgrade(db)

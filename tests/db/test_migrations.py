@@ -30,3 +30,14 @@ def test_upgrading_twice_is_harmless(db: Database) -> None:
     migrate.upgrade(db)
     migrate.upgrade(db)
     assert migrate.current_revision(db) == migrate.head_revision()
+
+
+def test_the_quick_head_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from keepfaith.db import revision
+
+    assert (
+        revision.head_revision()
+        == ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+    )

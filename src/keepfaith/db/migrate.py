@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from keepfaith.db.engine import Database
+from keepfaith.db.revision import current_revision, head_revision, is_up_to_date
+
+__all__ = ["current_revision", "downgrade", "head_revision", "is_up_to_date", "upgrade"]
 
 # An arbitrary constant: the advisory lock key keepfaith's migrations hold on PostgreSQL.
 _PG_MIGRATION_LOCK = 7_315_420_611
@@ -25,18 +26,9 @@ def alembic_config() -> Config:
     return cfg
 
 
-def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
-
-
-def current_revision(db: Database) -> str | None:
-    with db.write_engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
-
-
 def upgrade(db: Database, revision: str = "head") -> None:
+    if revision == "head" and is_up_to_date(db):
+        return
     cfg = alembic_config()
     with db.write_engine.begin() as conn:
         if not db.is_sqlite:
@@ -50,7 +42,3 @@ def downgrade(db: Database, revision: str) -> None:
     with db.write_engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
-
-
-def is_up_to_date(db: Database) -> bool:
-    return current_revision(db) == head_revision()
