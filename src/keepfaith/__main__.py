@@ -1,3 +1,3 @@
-from keepfaith.cli import main
+from keepfaith.launcher import run
 
-main()
+run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -88,8 +89,14 @@ def run_server(runtime: Runtime) -> None:
     from keepfaith.web.app import create_app
 
     settings = runtime.settings
+    gc.disable()  # see keepfaith.launcher: building the routes allocates, nothing to collect
+    try:
+        app = create_app(runtime)
+    finally:
+        gc.freeze()
+        gc.enable()
     config = uvicorn.Config(
-        create_app(runtime),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
