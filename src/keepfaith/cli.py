@@ -50,14 +50,12 @@ def init_command(data_dir: Path | None, example: str) -> None:
     """Create a data folder with a new keyring, a starter policy.yaml and the database."""
     settings = load_settings(data_dir=data_dir)
     try:
-        create_installation(settings)
+        create_installation(settings, starter_policy=starter_text(example))
     except (KeyringError, DatabaseError) as exc:
         fail(str(exc))
     folder = settings.data_dir
     keyring_path = settings.resolved_keyring_path
     policy_path = folder / "policy.yaml"
-    if not policy_path.exists():
-        policy_path.write_text(starter_text(example))
     click.echo(f"Initialised {folder}")
     click.echo(f"  keyring   {keyring_path} (mode 0600; back it up apart from the database)")
     click.echo(f"  policy    {policy_path} (edit it, then: keepfaith policy publish {policy_path})")
@@ -122,7 +120,7 @@ def demo_command(data_dir: Path | None, port: int | None) -> None:
     configure_logging(settings.log_level)
     if not settings.resolved_keyring_path.exists():
         try:
-            create_installation(settings)
+            create_installation(settings, starter_policy=starter_text("marketplace"))
         except (KeyringError, DatabaseError) as exc:
             fail(f"{exc} (or remove {settings.data_dir} to start the demo afresh)")
     with opened(settings) as runtime:

@@ -87,8 +87,9 @@ def open_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
     return Runtime(settings=settings, db=db, keyring=ring)
 
 
-def create_installation(settings: Settings) -> Keyring:
-    """A new installation: a private data folder, a new keyring, the migrated database bound to it.
+def create_installation(settings: Settings, *, starter_policy: str | None = None) -> Keyring:
+    """A new installation: a private data folder, a new keyring, the migrated database bound to
+    it, and ``policy.yaml`` holding ``starter_policy`` (unless the file exists).
 
     Refuses (KeyringError) when a keyring already exists, or when the database already belongs
     to a keyring (its file is lost: it must be restored, not replaced).
@@ -116,6 +117,9 @@ def create_installation(settings: Settings) -> Keyring:
         bind_keyring(db, ring)
     finally:
         db.dispose()
+    policy_path = folder / "policy.yaml"
+    if starter_policy is not None and not policy_path.exists():
+        policy_path.write_text(starter_policy)
     return ring
 
 

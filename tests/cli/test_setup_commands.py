@@ -90,3 +90,8 @@ def test_every_command_has_one_line_help() -> None:
         line = next(line for line in listed.splitlines() if line.strip().startswith(name + " "))
         assert len(line.split(None, 1)[1]) > 10
         assert not line.rstrip().endswith("...")
+
+
+def test_the_database_file_is_private(folder: Path) -> None:
+    run("init", "--data-dir", str(folder))
+    assert stat.S_IMODE((folder / "keepfaith.db").stat().st_mode) == 0o600

@@ -16,6 +16,8 @@ On PostgreSQL both use one engine.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,8 +53,17 @@ def normalise_url(url: str) -> URL:
     return parsed
 
 
+def _create_private_file(path: str) -> None:
+    """Create the SQLite file readable by its owner alone (its -wal and -shm files inherit the
+    mode). The data in it is encrypted, but who holds what, and when, is not."""
+    if path and not os.path.exists(path):
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _make_engine(url: URL, *, write: bool, synchronous: str) -> Engine:
     if url.drivername.startswith("sqlite"):
+        _create_private_file(url.database or "")
         engine = create_engine(url, pool_pre_ping=True, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
