@@ -54,3 +54,11 @@ def test_the_readme_gives_the_two_commands() -> None:
     assert "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/keepfaith demo" in readme
     assert "./scripts/test" in readme
     assert "./scripts/test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_cli_reference_is_current() -> None:
+    """docs/cli.md is generated from the commands' help: run scripts/gen-cli-docs after a change."""
+    import runpy
+
+    generator = runpy.run_path(str(ROOT / "scripts" / "gen-cli-docs"))
+    assert generator["render"]() == CLI_DOC

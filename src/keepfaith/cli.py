@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from keepfaith import __version__
+from keepfaith.audit.cli import audit_group
 from keepfaith.commandline import data_dir_option, fail, load_settings, opened
 from keepfaith.crypto.keyring import KeyringError
 from keepfaith.db import revision
@@ -177,6 +178,7 @@ def db_backup(path: Path) -> None:
     click.echo("The keyring is not in the backup: keep a copy of it separately.")
 
 
+main.add_command(audit_group)
 main.add_command(policy_group)
 main.add_command(staff_group)
 main.add_command(apikeys_group)

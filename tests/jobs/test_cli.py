@@ -8,6 +8,7 @@ from click.testing import CliRunner, Result
 
 from keepfaith.cli import main
 from keepfaith.db.engine import Database
+from keepfaith.jobs import schedules
 from keepfaith.jobs.models import Job, JobState
 from keepfaith.jobs.queue import Lease, claim, enqueue, fail
 from keepfaith.jobs.service import count_by_state
@@ -126,11 +127,13 @@ def test_jobs_stats_counts_jobs_by_state_and_lists_schedules(
     cli: CliRunner, runtime: Runtime
 ) -> None:
     _dead_job(runtime.db)
-    assert run(cli, "worker", "--drain").exit_code == 0  # syncs the schedules, runs housekeeping
+    # Syncs the schedules and runs each built-in one (housekeeping, audit checkpoint) once.
+    assert run(cli, "worker", "--drain").exit_code == 0
     stats = run(cli, "jobs", "stats")
     assert stats.exit_code == 0
     lines = stats.output.splitlines()
-    assert "dead       1" in lines and "succeeded  1" in lines and "queued     0" in lines
+    built_in = len(schedules.SCHEDULES)
+    assert "dead       1" in lines and f"succeeded  {built_in}" in lines and "queued     0" in lines
     assert any(line.startswith("jobs.housekeeping  jobs.housekeeping  1 d") for line in lines)
 
 
@@ -138,10 +141,11 @@ def test_worker_once_and_drain(cli: CliRunner, runtime: Runtime) -> None:
     with runtime.db.transaction() as session:
         for _ in range(3):
             enqueue(session, "tests.noop")
+    built_in = len(schedules.SCHEDULES)  # each built-in schedule adds its first run
     assert run(cli, "worker", "--once").exit_code == 0
-    assert _counts(runtime.db) == {JobState.SUCCEEDED: 1, JobState.QUEUED: 3}  # + housekeeping
+    assert _counts(runtime.db) == {JobState.SUCCEEDED: 1, JobState.QUEUED: 2 + built_in}
     assert run(cli, "worker", "--drain").exit_code == 0
-    assert _counts(runtime.db) == {JobState.SUCCEEDED: 4}
+    assert _counts(runtime.db) == {JobState.SUCCEEDED: 3 + built_in}
 
 
 def _counts(db: Database) -> dict[JobState, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import keepfaith.audit.models
+import keepfaith.chain.models
 import keepfaith.jobs.models
 import keepfaith.policy.models
 import keepfaith.staff.models  # noqa: F401

@@ -45,9 +45,9 @@ from sqlalchemy.orm import Session, aliased
 from keepfaith.clock import utcnow
 from keepfaith.db.types import UTCDateTime
 from keepfaith.jobs.models import UNFINISHED_SQL, Job, JobState
-from keepfaith.jobs.payload import clean_payload
 from keepfaith.jobs.registry import handler_for
 from keepfaith.logs import redact
+from keepfaith.nonpersonal import clean_payload
 
 BACKOFF_BASE_SECONDS = 10
 BACKOFF_CAP_SECONDS = 3600
@@ -83,7 +83,7 @@ def enqueue(
 
     With a `dedupe_key`, an unfinished job (queued, running or waiting to retry) holding the
     same key means nothing is added and None is returned. Raises ValueError for an unknown kind,
-    a payload that may hold personal data (see `keepfaith.jobs.payload`), or bad arguments.
+    a payload that may hold personal data (see `keepfaith.nonpersonal`), or bad arguments.
     """
     handler = handler_for(kind)
     now = utcnow()

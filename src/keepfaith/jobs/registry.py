@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 JobFunction = Callable[["JobContext"], None]
 
 # Modules that register handlers. A feature with jobs adds its module here.
-HANDLER_MODULES: tuple[str, ...] = ("keepfaith.jobs.housekeeping",)
+HANDLER_MODULES: tuple[str, ...] = ("keepfaith.jobs.housekeeping", "keepfaith.audit.jobs")
 
 MODULES_ENV = "KEEPFAITH_JOB_MODULES"
 

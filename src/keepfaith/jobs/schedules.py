@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 
 from keepfaith.clock import utcnow
 from keepfaith.jobs.models import JobSchedule
-from keepfaith.jobs.payload import clean_payload
 from keepfaith.jobs.queue import enqueue
 from keepfaith.jobs.registry import HANDLERS, handler_for
+from keepfaith.nonpersonal import clean_payload
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*([.\-][a-z0-9_]+)*")
 

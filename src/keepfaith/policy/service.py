@@ -24,6 +24,8 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from keepfaith.audit.actor import Actor
+from keepfaith.audit.service import record
 from keepfaith.clock import utcnow
 from keepfaith.policy.diff import Change, diff
 from keepfaith.policy.duration import Duration
@@ -230,6 +232,12 @@ def publish(
     session.flush()
     _remember(version.id, plan.policy)
     log.info("policy version %d published (material: %s)", version.number, plan.material)
+    record(
+        session,
+        actor=Actor.from_label(actor),
+        action="policy.published",
+        details={"version": version.number, "material": plan.material, "sha256": plan.sha256},
+    )
     return version
 
 

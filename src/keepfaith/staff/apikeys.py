@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from keepfaith.audit.actor import Actor, ActorKind
+from keepfaith.audit.service import record
 from keepfaith.clock import utcnow
 from keepfaith.policy.schema import Policy
 from keepfaith.policy.service import policy_in_force
@@ -133,6 +135,8 @@ def create_api_key(
     session.flush()
     by = f"staff:{created_by}" if created_by else "the command line"
     log.info("api key %s (%s): created for role %s by %s", row.id, prefix, role, by)
+    actor = Actor(ActorKind.STAFF, str(created_by)) if created_by else Actor.cli()
+    record(session, actor=actor, action="apikeys.created", details={"key_id": row.id, "role": role})
     return row, key
 
 
@@ -152,7 +156,9 @@ def find_api_key(session: Session, prefix: str) -> ApiKey | None:
     return session.scalar(select(ApiKey).where(ApiKey.prefix == parse_prefix(prefix)))
 
 
-def revoke_api_key(session: Session, key_id: uuid.UUID) -> ApiKey:
+def revoke_api_key(
+    session: Session, key_id: uuid.UUID, *, revoked_by: uuid.UUID | None = None
+) -> ApiKey:
     """Revoke a key; revoking a revoked key changes nothing (its first revocation time stays)."""
     row = session.get(ApiKey, key_id)
     if row is None:
@@ -160,6 +166,8 @@ def revoke_api_key(session: Session, key_id: uuid.UUID) -> ApiKey:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         log.info("api key %s (%s): revoked", row.id, row.prefix)
+        actor = Actor(ActorKind.STAFF, str(revoked_by)) if revoked_by else Actor.cli()
+        record(session, actor=actor, action="apikeys.revoked", details={"key_id": row.id})
     return row
 
 

@@ -133,5 +133,5 @@ def key_revoke(key_id: str, request: Request, principal: KeyManager) -> Response
     with runtime_of(request).db.transaction() as session:
         if session.get(ApiKey, wanted) is None:
             raise Problem(404, "There is no such API key.")
-        apikeys.revoke_api_key(session, wanted)
+        apikeys.revoke_api_key(session, wanted, revoked_by=principal.id)
     return RedirectResponse("/console/api-keys?done=revoked", status_code=303)

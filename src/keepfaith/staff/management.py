@@ -22,6 +22,8 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from keepfaith.audit.actor import Actor, ActorKind
+from keepfaith.audit.service import record
 from keepfaith.policy.schema import OWNER_ROLE, Policy
 from keepfaith.staff import sessions, totp
 from keepfaith.staff.models import StaffMember
@@ -40,6 +42,13 @@ log = logging.getLogger(__name__)
 
 def _by(acting_id: uuid.UUID | None) -> str:
     return f"staff:{acting_id}" if acting_id else "the command line"
+
+
+def _audit(
+    session: Session, acting_id: uuid.UUID | None, action: str, staff: StaffMember, **details: str
+) -> None:
+    actor = Actor(ActorKind.STAFF, str(acting_id)) if acting_id else Actor.cli()
+    record(session, actor=actor, action=action, details={"staff_id": staff.id, **details})
 
 
 def authority(session: Session, acting_id: uuid.UUID | None, policy: Policy | None) -> Grant | None:
@@ -101,6 +110,7 @@ def add_account(
         password=password,
     )
     log.info("staff %s: added with role %s by %s", staff.id, role, _by(acting_id))
+    _audit(session, acting_id, "staff.added", staff, role=role)
     return staff, one_time
 
 
@@ -128,6 +138,7 @@ def set_role(
         )
     previous, staff.role = staff.role, role
     log.info("staff %s: role %s -> %s by %s", staff.id, previous, role, _by(acting_id))
+    _audit(session, acting_id, "staff.role_changed", staff, role=role, previous=previous)
     return True
 
 
@@ -143,6 +154,7 @@ def disable_account(
     _check_may_manage(session, staff, policy, acting_id)
     disable_staff(session, staff)
     log.info("staff %s: disabled by %s", staff.id, _by(acting_id))
+    _audit(session, acting_id, "staff.disabled", staff)
 
 
 def enable_account(
@@ -155,6 +167,7 @@ def enable_account(
     _check_may_manage(session, staff, policy, acting_id)
     enable_staff(staff)
     log.info("staff %s: enabled by %s", staff.id, _by(acting_id))
+    _audit(session, acting_id, "staff.enabled", staff)
 
 
 def reset_account_password(
@@ -169,6 +182,7 @@ def reset_account_password(
     _check_may_manage(session, staff, policy, acting_id)
     one_time = reset_password(session, staff)
     log.info("staff %s: password reset by %s", staff.id, _by(acting_id))
+    _audit(session, acting_id, "staff.password_reset", staff)
     return one_time
 
 
@@ -186,3 +200,4 @@ def reset_second_factor(
     totp.remove_second_factor(staff)
     sessions.revoke_all(session, staff.id)
     log.info("staff %s: second factor removed by %s", staff.id, _by(acting_id))
+    _audit(session, acting_id, "staff.second_factor_removed", staff)

@@ -12,6 +12,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from keepfaith.audit.actor import Actor, ActorKind
+from keepfaith.audit.service import record
 from keepfaith.clock import utcnow
 from keepfaith.policy.schema import Capability
 from keepfaith.runtime import Runtime
@@ -98,6 +100,12 @@ def sign_in_submit(
         )
         token = None
         if result.outcome is SignInOutcome.OK and result.staff is not None:
+            record(
+                session,
+                actor=Actor(ActorKind.STAFF, str(result.staff.id)),
+                action="staff.signed_in",
+                details={"network": ip_prefix},
+            )
             token = sessions.start_session(
                 session,
                 result.staff,
@@ -328,6 +336,11 @@ def sign_out(request: Request) -> Response:
     if current is not None:
         with runtime.db.transaction() as session:
             sessions.revoke(session, current.session_id)
+            record(
+                session,
+                actor=Actor(ActorKind.STAFF, str(current.staff.id)),
+                action="staff.signed_out",
+            )
     response = RedirectResponse(f"{SIGN_IN_PATH}?signed_out=1", status_code=303)
     response.delete_cookie(
         cookie_name(runtime.settings),

@@ -1,8 +1,8 @@
-"""What a job payload may hold: ids, numbers, booleans and short codes — never personal data.
+"""Values stored in the clear must not be about a person: ids, numbers, booleans, short codes.
 
-Payloads sit in a plain JSON column, show in the console and travel into logs when a job fails,
-so they must not carry anything about a person. A handler looks the data up by id, through the
-feature that owns it (and that audits the read). The check here is a guard rail, not a proof:
+Job payloads and audit details sit in plain JSON columns, show in the console and travel into
+logs, so they must not carry anything about a person. Code looks the data up by id, through
+the feature that owns it (and that audits the read). The check here is a guard rail, not a proof:
 it refuses anything shaped like an e-mail address, phone number or token (the same patterns
 `keepfaith.logs.redact` removes from logs) and any free text (spaces, long strings), which is
 where names and addresses would hide.
@@ -25,25 +25,29 @@ _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _CODE = re.compile(r"[A-Za-z0-9_.:/\-+=]*", re.ASCII)
 
 _ADVICE = (
-    "job payloads hold ids, numbers, booleans and short codes, never personal data: "
+    "keep ids, numbers, booleans and short codes here, never personal data: "
     "store the data with the feature that owns it and pass its id"
 )
 
 
-def clean_payload(payload: dict[str, Any] | None) -> dict[str, Any]:
-    """The payload as stored (UUIDs become strings), or ValueError saying which value and why."""
-    if payload is None:
+def clean_nonpersonal(data: dict[str, Any] | None, *, what: str = "payload") -> dict[str, Any]:
+    """``data`` as stored (UUIDs become strings), or ValueError saying which value and why."""
+    if data is None:
         return {}
-    if not isinstance(payload, dict):
-        raise ValueError(f"job payload must be a dict, not {type(payload).__name__}")
-    cleaned = _clean_dict(payload, "payload", 1)
+    if not isinstance(data, dict):
+        raise ValueError(f"{what} must be a dict, not {type(data).__name__}")
+    cleaned = _clean_dict(data, what, 1)
     size = len(json.dumps(cleaned, separators=(",", ":")))
     if size > MAX_PAYLOAD_BYTES:
         raise ValueError(
-            f"job payload is {size} bytes; the limit is {MAX_PAYLOAD_BYTES}: "
-            "split the work into smaller jobs"
+            f"{what} is {size} bytes; the limit is {MAX_PAYLOAD_BYTES}: split the work up"
         )
     return cleaned
+
+
+def clean_payload(payload: dict[str, Any] | None) -> dict[str, Any]:
+    """A job payload, checked."""
+    return clean_nonpersonal(payload, what="job payload")
 
 
 def _clean_dict(value: dict[Any, Any], where: str, depth: int) -> dict[str, Any]:

@@ -1,0 +1,226 @@
+"""Appending to, checkpointing and verifying a hash-chained table.
+
+A chained table has ``id`` (insertion order), ``stream``, ``seq``, ``prev_hash``, ``hash``
+columns, a unique (stream, seq) constraint, and a ``chained_fields()`` method giving what the
+hash covers. `keepfaith.audit.models.AuditEvent` is one; the consent ledger will be another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from keepfaith.chain import link_hash
+from keepfaith.chain.models import ChainCheckpoint, ChainCheckpointEntry
+from keepfaith.clock import utcnow
+
+RETRIES = 8
+
+GAP = "records were removed or reordered"
+ALTERED = "was altered: its contents no longer match its hash"
+CUT = "records were removed from the end of the stream"
+CHANGED = "differs from when it was checkpointed"
+CHECKPOINT_BROKEN = "the checkpoint chain is broken: a checkpoint was altered or removed"
+
+
+class ChainedRecord(Protocol):
+    id: Any
+    stream: Any
+    seq: Any
+    prev_hash: Any
+    hash: Any
+
+    def chained_fields(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=ChainedRecord)
+
+
+def _col(model: type[ChainedRecord], name: str) -> InstrumentedAttribute[Any]:
+    column: InstrumentedAttribute[Any] = getattr(model, name)
+    return column
+
+
+def append(session: Session, model: type[R], stream: str, fields: dict[str, Any]) -> R:
+    """Add a record at the head of ``stream``, in the caller's transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Writers to one stream (one person) take turns until they commit; other streams are
+        # not held up. (SQLite writers already take turns on the database's write lock.)
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:stream, 7))"), {"stream": stream}
+        )
+    for _ in range(RETRIES):
+        head = session.execute(
+            select(_col(model, "seq"), _col(model, "hash"))
+            .where(_col(model, "stream") == stream)
+            .order_by(_col(model, "seq").desc())
+            .limit(1)
+        ).first()
+        seq, prev_hash = (head[0] + 1, head[1]) if head else (1, None)
+        make: Callable[..., R] = model
+        record = make(stream=stream, seq=seq, prev_hash=prev_hash, hash=b"", **fields)
+        record.hash = link_hash(prev_hash, record.chained_fields())
+        try:
+            # Another transaction may take this seq first (two writers for one person); then
+            # read the new head and try again. Writers for different streams never meet here.
+            with session.begin_nested():
+                session.add(record)
+                session.flush()
+        except IntegrityError:
+            continue
+        return record
+    raise RuntimeError(f"could not append to stream {stream} after {RETRIES} attempts")
+
+
+Entry = tuple[str, int, bytes]  # stream, seq, hash
+
+
+def _checkpoint_fields(cp: ChainCheckpoint, entries: list[Entry]) -> dict[str, Any]:
+    return {
+        "chain": cp.chain,
+        "at": cp.at,
+        "upto_id": cp.upto_id,
+        "entries": [[stream, seq, digest.hex()] for stream, seq, digest in sorted(entries)],
+    }
+
+
+def checkpoint(session: Session, model: type[ChainedRecord], chain: str) -> ChainCheckpoint | None:
+    """Record the heads of the streams that advanced since the last checkpoint (None if none)."""
+    last = session.scalar(
+        select(ChainCheckpoint)
+        .where(ChainCheckpoint.chain == chain)
+        .order_by(ChainCheckpoint.id.desc())
+        .limit(1)
+    )
+    since = last.upto_id if last else 0
+    upto = session.scalar(select(func.max(_col(model, "id"))))
+    if upto is None or upto <= since:
+        return None
+    heads = (
+        select(_col(model, "stream").label("stream"), func.max(_col(model, "seq")).label("seq"))
+        .where(_col(model, "id") > since, _col(model, "id") <= upto)
+        .group_by(_col(model, "stream"))
+        .subquery()
+    )
+    rows = session.execute(
+        select(_col(model, "stream"), _col(model, "seq"), _col(model, "hash")).join(
+            heads, (_col(model, "stream") == heads.c.stream) & (_col(model, "seq") == heads.c.seq)
+        )
+    ).all()
+    entries = [(row[0], row[1], row[2]) for row in rows]
+    cp = ChainCheckpoint(
+        chain=chain, at=utcnow(), upto_id=upto, prev_hash=last.hash if last else None, hash=b""
+    )
+    cp.hash = link_hash(cp.prev_hash, _checkpoint_fields(cp, entries))
+    session.add(cp)
+    session.flush()
+    session.add_all(
+        ChainCheckpointEntry(checkpoint_id=cp.id, stream=s, seq=q, hash=h) for s, q, h in entries
+    )
+    session.flush()
+    return cp
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.what}"
+
+
+@dataclass
+class Verification:
+    records: int = 0
+    streams: int = 0
+    checkpoints: int = 0
+    problems: list[Problem] | None = None
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+def _walk_streams(session: Session, model: type[ChainedRecord]) -> Iterator[ChainedRecord]:
+    query = (
+        select(model)
+        .order_by(_col(model, "stream"), _col(model, "seq"))
+        .execution_options(yield_per=2000)
+    )
+    for record in session.scalars(query):
+        yield record
+        session.expunge(record)
+
+
+def verify(session: Session, model: type[ChainedRecord], chain: str) -> Verification:
+    """Recompute every hash and link; check every checkpointed head is still there, unchanged.
+
+    Reports the first break in each stream (later records of a broken stream are not trusted
+    and not reported again), then any checkpoint that no longer matches.
+    """
+    result = Verification(problems=[])
+    problems = result.problems
+    assert problems is not None
+    stream, expected_seq, prev, broken = None, 1, None, False
+    for record in _walk_streams(session, model):
+        result.records += 1
+        if record.stream != stream:
+            stream, expected_seq, prev, broken = record.stream, 1, None, False
+            result.streams += 1
+        where = f"{chain} stream {record.stream} seq {record.seq} (id {record.id})"
+        if not broken:
+            problem = None
+            if record.seq != expected_seq:
+                problem = f"expected seq {expected_seq}: {GAP}"
+            elif record.prev_hash != prev:
+                problem = f"does not link to the record before it: {GAP}"
+            elif link_hash(record.prev_hash, record.chained_fields()) != record.hash:
+                problem = ALTERED
+            if problem is not None:
+                problems.append(Problem(where, problem))
+                broken = True
+        expected_seq, prev = record.seq + 1, record.hash
+    _verify_checkpoints(session, model, chain, problems)
+    result.checkpoints = (
+        session.scalar(select(func.count()).where(ChainCheckpoint.chain == chain)) or 0
+    )
+    return result
+
+
+def _verify_checkpoints(
+    session: Session, model: type[ChainedRecord], chain: str, problems: list[Problem]
+) -> None:
+    prev: bytes | None = None
+    checkpoints = session.scalars(
+        select(ChainCheckpoint).where(ChainCheckpoint.chain == chain).order_by(ChainCheckpoint.id)
+    )
+    for cp in checkpoints:
+        listed: list[Entry] = [
+            (e[0], e[1], e[2])
+            for e in session.execute(
+                select(
+                    ChainCheckpointEntry.stream, ChainCheckpointEntry.seq, ChainCheckpointEntry.hash
+                ).where(ChainCheckpointEntry.checkpoint_id == cp.id)
+            )
+        ]
+        where = f"{chain} checkpoint {cp.id} ({cp.at:%Y-%m-%d %H:%M} UTC)"
+        recomputed = link_hash(cp.prev_hash, _checkpoint_fields(cp, listed))
+        if cp.prev_hash != prev or recomputed != cp.hash:
+            problems.append(Problem(where, CHECKPOINT_BROKEN))
+        prev = cp.hash
+        for stream, seq, digest in listed:
+            found = session.scalar(
+                select(_col(model, "hash")).where(
+                    _col(model, "stream") == stream, _col(model, "seq") == seq
+                )
+            )
+            if found is None:
+                problems.append(Problem(where, f"stream {stream} seq {seq} is gone: {CUT}"))
+            elif found != digest:
+                problems.append(Problem(where, f"stream {stream} seq {seq} {CHANGED}"))
