@@ -171,7 +171,8 @@ def test_the_supervisor_restarts_crashed_children_and_stops_them_all_on_sigterm(
     runtime_db: Database, workers: Workers
 ) -> None:
     db = runtime_db
-    enqueue_many(db, "tests.noop", 6, sleep=0.5)
+    # Enough work that both children are still busy when a slow (loaded) machine gets to look.
+    enqueue_many(db, "tests.noop", 20, sleep=0.5)
     supervisor = workers.start("--processes", "2")
     parent = psutil.Process(supervisor.pid)
 
