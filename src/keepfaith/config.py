@@ -41,6 +41,13 @@ class Settings(BaseModel):
         description="Keyring file (master keys). Default: `keyring.json` in the data folder. "
         "Keep it out of database backups.",
     )
+    erasure_register: Path | None = Field(
+        None,
+        description="Append-only list of erased people, checked against the database at every "
+        "start so that a restored backup cannot bring them back. Default: `erasures.log` in the "
+        "data folder. Keep it with the keyring, out of database backups; with several hosts, on "
+        "storage they all share.",
+    )
     base_url: str = Field(
         "http://127.0.0.1:8000",
         description="Public URL of this service, used in links in e-mails and for origin checks. "
@@ -126,6 +133,10 @@ class Settings(BaseModel):
     @property
     def resolved_keyring_path(self) -> Path:
         return self.keyring_path or self.data_dir / "keyring.json"
+
+    @property
+    def resolved_erasure_register(self) -> Path:
+        return self.erasure_register or self.data_dir / "erasures.log"
 
     @property
     def resolved_mail_dir(self) -> Path:

@@ -81,6 +81,7 @@ def open_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
                 ) from exc
             raise
         bind_keyring(db, ring)
+        _reconcile_erasures(db, ring, settings)
     except BaseException:
         db.dispose()
         raise
@@ -121,6 +122,15 @@ def create_installation(settings: Settings, *, starter_policy: str | None = None
     if starter_policy is not None and not policy_path.exists():
         policy_path.write_text(starter_policy)
     return ring
+
+
+def _reconcile_erasures(db: Database, ring: Keyring, settings: Settings) -> None:
+    """People erased since a restored backup was taken are erased again before anything reads
+    the database (keepfaith.subjects.erasure)."""
+    from keepfaith.subjects.erasure import reconcile_erasures
+    from keepfaith.subjects.register import ErasureRegister
+
+    reconcile_erasures(db, ring, ErasureRegister(settings.resolved_erasure_register, ring))
 
 
 def _upgrade(db: Database) -> None:

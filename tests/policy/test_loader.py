@@ -96,7 +96,7 @@ def test_it_lists_known_fields_when_nothing_is_close() -> None:
     text = edit("    title: Name\n", "    title: Name\n    colour: blue\n")
     assert messages(text) == [
         "policy.yaml:16: data_categories[user.name].colour: is not a known field (known "
-        "fields: title, description, special, criminal, required, source)"
+        "fields: title, description, type, special, criminal, required, source)"
     ]
 
 

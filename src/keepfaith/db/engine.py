@@ -75,6 +75,7 @@ def _make_engine(url: URL, *, write: bool, synchronous: str) -> Engine:
                 "foreign_keys=ON",
                 f"synchronous={synchronous}",
                 f"query_only={'OFF' if write else 'ON'}",
+                "secure_delete=ON",  # zero deleted content: shredded keys leave no bytes behind
             ):
                 dbapi_conn.execute(f"PRAGMA {pragma}")
 

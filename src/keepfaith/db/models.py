@@ -6,7 +6,8 @@ import keepfaith.audit.models
 import keepfaith.chain.models
 import keepfaith.jobs.models
 import keepfaith.policy.models
-import keepfaith.staff.models  # noqa: F401
+import keepfaith.staff.models
+import keepfaith.subjects.models  # noqa: F401
 from keepfaith.db.base import Base
 
 metadata = Base.metadata

@@ -149,6 +149,20 @@ class Capability(StrEnum):
     EVIDENCE_VIEW = "evidence.view"
 
 
+class ValueType(StrEnum):
+    """The kind of value a data category holds: how the vault validates and normalises it."""
+
+    TEXT = "text"
+    EMAIL = "email"  # findable: blind-indexed (trimmed, case-folded)
+    PHONE = "phone"  # findable: blind-indexed in E.164 form
+    DATE = "date"
+    ADDRESS = "address"  # street, locality, region, postal_code, country
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    URL = "url"
+    COUNTRY = "country"  # ISO 3166-1 alpha-2 code
+
+
 class PostalAddress(Strict):
     street: ShortText
     locality: ShortText
@@ -192,6 +206,11 @@ class Organisation(Strict):
 class DataCategory(Strict):
     title: ShortText
     description: Text | None = None
+    type: ValueType = Field(
+        ValueType.TEXT,
+        description="What kind of value it holds; values are checked and normalised by type on "
+        "every write, and `email` and `phone` categories are findable by blind index.",
+    )
     special: bool = Field(
         False,
         description="Special-category data (UK/EU GDPR Art. 9: health, ethnicity, beliefs, ...): "
