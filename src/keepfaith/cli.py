@@ -22,6 +22,7 @@ from keepfaith.policy.cli import policy_group
 from keepfaith.policy.starters import STARTERS, starter_text
 from keepfaith.runtime import Runtime, create_installation
 from keepfaith.staff.cli import apikeys_group, staff_group
+from keepfaith.subjects.cli import subjects_group
 
 
 @click.group(
@@ -186,3 +187,4 @@ main.add_command(apikeys_group)
 main.add_command(jobs_group)
 main.add_command(worker_command)
 main.add_command(keys_group)
+main.add_command(subjects_group)
