@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from types import SimpleNamespace
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from keepfaith.chain import link_hash
 from keepfaith.chain.models import ChainCheckpoint, ChainCheckpointEntry
 from keepfaith.clock import utcnow
+from keepfaith.db.bulk import insert_rows
 
 RETRIES = 8
 
@@ -100,16 +102,14 @@ def append_many(session: Session, model: type[R], records: list[tuple[str, dict[
         )
     heads = _heads(session, model, streams)
     rows = []
-    table = model.__table__  # type: ignore[attr-defined]
-    columns = [c.key for c in table.columns if c.key != "id"]
-    make: Callable[..., R] = model
+    chained = model.chained_fields  # called on plain namespaces: no ORM objects for bulk rows
     for stream, fields in records:
         seq, prev_hash = heads.get(stream, (0, None))
-        record = make(stream=stream, seq=seq + 1, prev_hash=prev_hash, hash=b"", **fields)
-        record.hash = link_hash(prev_hash, record.chained_fields())
-        heads[stream] = (seq + 1, record.hash)
-        rows.append({c: getattr(record, c) for c in columns})
-    session.execute(table.insert(), rows)
+        row = {"stream": stream, "seq": seq + 1, "prev_hash": prev_hash, **fields}
+        row["hash"] = link_hash(prev_hash, chained(cast(R, SimpleNamespace(**row))))
+        heads[stream] = (seq + 1, row["hash"])
+        rows.append(row)
+    insert_rows(session, model.__table__, rows)  # type: ignore[attr-defined]
     return len(rows)
 
 

@@ -24,6 +24,7 @@ from keepfaith.audit.service import clean_reason, record_many
 from keepfaith.clock import utcnow
 from keepfaith.crypto.blindindex import INDEX_VERSION
 from keepfaith.crypto.envelope import DataKey, MasterKeys
+from keepfaith.db.bulk import insert_rows
 from keepfaith.subjects.models import (
     DataAction,
     DataEvent,
@@ -122,14 +123,11 @@ def insert_subjects(
             for kind, digest in person.index
         )
         audited[subject_id] = sorted(person.values)
-    connection = session.connection()
-    connection.execute(_table(Subject).insert(), subjects)
-    connection.execute(_table(SubjectKey).insert(), wrapped)
-    if index:
-        connection.execute(_table(SubjectIndex).insert(), index)
-    if data:
-        connection.execute(_table(PersonalDatum).insert(), data)
-        connection.execute(_table(DataEvent).insert(), events)
+    insert_rows(session, _table(Subject), subjects)
+    insert_rows(session, _table(SubjectKey), wrapped)
+    insert_rows(session, _table(SubjectIndex), index)
+    insert_rows(session, _table(PersonalDatum), data)
+    insert_rows(session, _table(DataEvent), events)
     _audit(session, people, ids, actor=actor, reason=reason)
     return ids
 

@@ -130,9 +130,12 @@ def new_key_row(keys: MasterKeys, subject_id: uuid.UUID, raw_key: bytes) -> dict
     }
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
 def encode(value: Any) -> bytes:
     """Values are JSON inside the ciphertext (addresses are objects)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    return _ENCODER.encode(value).encode()
 
 
 def decode(plaintext: bytes) -> Any:
