@@ -37,6 +37,7 @@ from keepfaith.subjects.importer import Importer
 from keepfaith.subjects.importfile import ImportFormat, read_rows
 from keepfaith.subjects.models import PersonalDatum, Subject
 
+BATCH = int(os.environ.get("BENCH_BATCH", "500"))
 COLUMNS = [
     "user.name",
     "user.contact.email",
@@ -110,7 +111,7 @@ def run_once(
             publish(session, starter_text("marketplace"), source_name="m.yaml", published_by="b")
             policy = policy_in_force(session)
         assert policy is not None
-        importer = Importer(db, ring, policy, Actor.cli(), "benchmark")
+        importer = Importer(db, ring, policy, Actor.cli(), "benchmark", batch_size=BATCH)
         started, cpu = time.perf_counter(), time.process_time()
         report = importer.run(read_rows(csv_path, ImportFormat.CSV, policy))
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -132,7 +133,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
-    parser.add_argument("--profile", action="store_true", help="one SQLite run under cProfile")
+    parser.add_argument(
+        "--profile", choices=["sqlite", "postgresql"], help="one run under cProfile, no table"
+    )
     args = parser.parse_args()
     backends = ["sqlite"] if args.no_pg else ["sqlite", "postgresql"]
     with tempfile.TemporaryDirectory() as scratch:
@@ -144,8 +147,8 @@ def main() -> int:
             import pstats
 
             with cProfile.Profile() as profile:
-                run_once("sqlite", csv_path, args.people, folder, args.pg_url)
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+                run_once(args.profile, csv_path, args.people, folder, args.pg_url)
+            pstats.Stats(profile).sort_stats("tottime").print_stats(40)
             return 0
         print(f"{args.people} people x 5 categories, {args.runs} runs, {os.cpu_count()} CPU cores")
         print("people/s over wall-clock time; 'per CPU s': over this process's CPU time, which")
