@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 
@@ -50,14 +51,15 @@ def _copy(connection: Connection, table: Table, keys: list[str], columns: list[l
     statement per row)."""
     quote = connection.dialect.identifier_preparer.quote
     names = ", ".join(quote(table.c[key].name) for key in keys)
-    raw = connection.connection.dbapi_connection
-    assert raw is not None
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy,
-    ):
-        for row in zip(*columns, strict=True):
-            copy.write_row(row)
+    raw: Any = connection.connection.dbapi_connection  # a psycopg connection
+    statement = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
+    except dbapi_error as exc:  # raised as SQLAlchemy raises it everywhere else
+        raise DBAPIError.instance(statement, None, exc, dbapi_error) from exc
 
 
 def _convert(
