@@ -258,7 +258,8 @@ def test_losing_the_keyring_after_a_rotation_fails_loudly_and_creates_nothing(
     path: Path = settings.resolved_keyring_path
     path.unlink()
 
-    for command in (("keys", "status"), ("keys", "rotate"), ("keys", "retire", "1")):
+    export = ("subjects", "export", "--purpose", "account", "--reason", "backup")
+    for command in (("keys", "status"), ("keys", "rotate"), ("keys", "retire", "1"), export):
         result = cli(*command)
         assert result.exit_code == 2, command
         assert "is missing, but the database holds data encrypted" in result.output
