@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import stat
 import threading
 import time
@@ -22,7 +23,7 @@ from keepfaith.subjects import service
 from keepfaith.subjects.models import DataEvent, PersonalDatum, Subject, SubjectIndex
 from keepfaith.subjects.vault import owners
 from subjects.conftest import Vault
-from support.cli import Cli, cli_for
+from support.cli import Cli, cli_for, spawn
 
 HEADER = [
     "user.name",
@@ -422,3 +423,41 @@ def test_looking_for_people_already_held_reads_the_index_not_the_table(vault: Va
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     assert "SEARCH subject_index USING INDEX" in details
+
+
+def test_an_import_killed_mid_way_loses_nothing_and_duplicates_nobody_when_run_again(
+    cli: Cli, vault: Vault, runtime: Runtime, settings: Settings, tmp_path: Path
+) -> None:
+    total = 1500
+    people = write_csv(
+        tmp_path / "people.csv",
+        *([f"P{n}", f"p{n}@example.com", "", "", "", "", ""] for n in range(total)),
+    )
+    process = spawn(
+        settings, "subjects", "import", str(people), "--reason", "crm", "--batch-size", "10"
+    )
+    deadline = time.monotonic() + 60
+    while counts(runtime)["subject"] < 20:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the import never started writing"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    killed = counts(runtime)
+    assert 0 < killed["subject"] < total, "the import finished before it could be killed"
+    # Whole batches or nothing: every person written has both values, their index entry and
+    # their audit record.
+    assert killed["personal_datum"] == 2 * killed["subject"]
+    assert killed["subject_index"] == killed["subject"]
+    with runtime.db.reader() as session:
+        created = session.scalar(select(func.count()).where(AuditEvent.action == "subject.created"))
+    assert created == killed["subject"]
+
+    result = cli("subjects", "import", str(people), "--reason", "crm")
+
+    assert result.exit_code == 0, result.output
+    assert f"{total - killed['subject']} created, 0 updated, {killed['subject']} already held" in (
+        result.output
+    )
+    after = counts(runtime)
+    assert (after["subject"], after["personal_datum"]) == (total, 2 * total)
