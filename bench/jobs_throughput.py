@@ -25,21 +25,10 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from sqlalchemy import (
-    Column,
-    Integer,
-    MetaData,
-    Table,
-    create_engine,
-    func,
-    insert,
-    make_url,
-    select,
-    text,
-)
+import benchdb
+from sqlalchemy import Column, Integer, MetaData, Table, func, insert, select
 
 from keepfaith.crypto.keyring import generate_keyring, write_keyring
-from keepfaith.db import migrate
 from keepfaith.db.engine import Database
 from keepfaith.jobs.context import JobContext
 from keepfaith.jobs.models import Job, JobState
@@ -65,32 +54,9 @@ def exactly_once(ctx: JobContext) -> None:
 
 
 def fresh_database(backend: str, folder: Path, pg_url: str) -> tuple[Database, str]:
-    if backend == "sqlite":
-        url = f"sqlite:///{folder / f'bench-{uuid.uuid4().hex[:8]}.db'}"
-    else:
-        name = f"keepfaith_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(
-            make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    db = Database(url, synchronous="NORMAL")
-    migrate.upgrade(db)
+    db = benchdb.fresh_database(backend, folder, pg_url)
     effects.create(db.write_engine)
-    return db, url
-
-
-def drop_database(backend: str, db: Database, pg_url: str) -> None:
-    db.dispose()
-    if backend == "postgresql":
-        admin = create_engine(
-            make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{db.url.database}" WITH (FORCE)'))
-        admin.dispose()
+    return db, db.url.render_as_string(hide_password=False)
 
 
 def run_once(backend: str, kind: str, workers: int, jobs: int, folder: Path, pg_url: str) -> float:
@@ -125,7 +91,7 @@ def run_once(backend: str, kind: str, workers: int, jobs: int, folder: Path, pg_
             raise RuntimeError(f"only {done} of {jobs} jobs succeeded")
         return float(jobs / (last - first).total_seconds())
     finally:
-        drop_database(backend, db, pg_url)
+        benchdb.drop_database(backend, db, pg_url)
 
 
 def main() -> int:

@@ -24,12 +24,13 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, make_url, select, text
+from benchdb import drop_database, fresh_database
+from sqlalchemy import func, select
 
 from keepfaith.audit.actor import Actor
-from keepfaith.crypto.keyring import generate_keyring, write_keyring
-from keepfaith.db import migrate
+from keepfaith.crypto.keyring import Keyring, generate_keyring, write_keyring
 from keepfaith.db.engine import Database
+from keepfaith.policy.schema import Policy
 from keepfaith.policy.service import policy_in_force, publish
 from keepfaith.policy.starters import starter_text
 from keepfaith.runtime import bind_keyring
@@ -71,32 +72,16 @@ def write_people(path: Path, count: int) -> None:
             )
 
 
-def fresh_database(backend: str, folder: Path, pg_url: str) -> Database:
-    if backend == "sqlite":
-        url = f"sqlite:///{folder / f'bench-{uuid.uuid4().hex[:8]}.db'}"
-    else:
-        name = f"keepfaith_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(
-            make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    db = Database(url, synchronous="NORMAL")
-    migrate.upgrade(db)
-    return db
-
-
-def drop_database(backend: str, db: Database, pg_url: str) -> None:
-    db.dispose()
-    if backend == "postgresql":
-        admin = create_engine(
-            make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{db.url.database}" WITH (FORCE)'))
-        admin.dispose()
+def installation(db: Database, folder: Path) -> tuple[Keyring, Policy]:
+    """A keyring bound to ``db`` and the example marketplace policy in force."""
+    ring = generate_keyring()
+    write_keyring(ring, folder / f"keyring-{uuid.uuid4().hex[:8]}.json")
+    bind_keyring(db, ring)
+    with db.transaction() as session:
+        publish(session, starter_text("marketplace"), source_name="m.yaml", published_by="b")
+        policy = policy_in_force(session)
+    assert policy is not None
+    return ring, policy
 
 
 def run_once(
@@ -104,13 +89,7 @@ def run_once(
 ) -> tuple[float, float]:
     db = fresh_database(backend, folder, pg_url)
     try:
-        ring = generate_keyring()
-        write_keyring(ring, folder / f"keyring-{uuid.uuid4().hex[:8]}.json")
-        bind_keyring(db, ring)
-        with db.transaction() as session:
-            publish(session, starter_text("marketplace"), source_name="m.yaml", published_by="b")
-            policy = policy_in_force(session)
-        assert policy is not None
+        ring, policy = installation(db, folder)
         importer = Importer(db, ring, policy, Actor.cli(), "benchmark", batch_size=BATCH)
         started, cpu = time.perf_counter(), time.process_time()
         report = importer.run(read_rows(csv_path, ImportFormat.CSV, policy))

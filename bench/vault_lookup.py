@@ -24,33 +24,16 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
+from benchdb import drop_database, fresh_database
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from vault_import import drop_database, write_people
-from vault_import import fresh_database as fresh_import_database
+from vault_import import installation, write_people
 
 from keepfaith.audit.actor import Actor
-from keepfaith.crypto.keyring import generate_keyring, write_keyring
-from keepfaith.db import migrate
-from keepfaith.db.engine import Database
-from keepfaith.policy.service import policy_in_force, publish
-from keepfaith.policy.starters import starter_text
-from keepfaith.runtime import bind_keyring
 from keepfaith.subjects import service
 from keepfaith.subjects.importer import Importer
 from keepfaith.subjects.importfile import ImportFormat, read_rows
-
-
-def fresh_database(backend: str, folder: Path, pg_url: str) -> Database:
-    db = fresh_import_database(backend, folder, pg_url)
-    if backend == "sqlite":  # the import ran with NORMAL; measure reads as `serve` runs them
-        url = db.url.render_as_string(hide_password=False)
-        db.dispose()
-        db = Database(url)
-        migrate.upgrade(db)
-    return db
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -61,15 +44,10 @@ def percentile(samples: list[float], fraction: float) -> float:
 def measure(backend: str, people: int, lookups: int, folder: Path, pg_url: str) -> dict[str, float]:
     csv_path = folder / "people.csv"
     write_people(csv_path, people)
-    db = fresh_database(backend, folder, pg_url)
+    # SQLite with its default synchronous=FULL, as `keepfaith serve` runs it.
+    db = fresh_database(backend, folder, pg_url, synchronous="FULL")
     try:
-        ring = generate_keyring()
-        write_keyring(ring, folder / f"keyring-{uuid.uuid4().hex[:8]}.json")
-        bind_keyring(db, ring)
-        with db.transaction() as session:
-            publish(session, starter_text("marketplace"), source_name="m.yaml", published_by="b")
-            policy = policy_in_force(session)
-        assert policy is not None
+        ring, policy = installation(db, folder)
         Importer(db, ring, policy, Actor.cli(), "benchmark").run(
             read_rows(csv_path, ImportFormat.CSV, policy)
         )
