@@ -34,11 +34,10 @@ from keepfaith.policy.schema import Policy
 from keepfaith.policy.service import policy_in_force, publish
 from keepfaith.policy.starters import starter_text
 from keepfaith.runtime import bind_keyring
-from keepfaith.subjects.importer import Importer
+from keepfaith.subjects.importer import BATCH, Importer
 from keepfaith.subjects.importfile import ImportFormat, read_rows
 from keepfaith.subjects.models import PersonalDatum, Subject
 
-BATCH = int(os.environ.get("BENCH_BATCH", "500"))
 COLUMNS = [
     "user.name",
     "user.contact.email",
@@ -85,12 +84,12 @@ def installation(db: Database, folder: Path) -> tuple[Keyring, Policy]:
 
 
 def run_once(
-    backend: str, csv_path: Path, people: int, folder: Path, pg_url: str
+    backend: str, csv_path: Path, people: int, folder: Path, pg_url: str, batch: int = BATCH
 ) -> tuple[float, float]:
     db = fresh_database(backend, folder, pg_url)
     try:
         ring, policy = installation(db, folder)
-        importer = Importer(db, ring, policy, Actor.cli(), "benchmark", batch_size=BATCH)
+        importer = Importer(db, ring, policy, Actor.cli(), "benchmark", batch_size=batch)
         started, cpu = time.perf_counter(), time.process_time()
         report = importer.run(read_rows(csv_path, ImportFormat.CSV, policy))
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -110,6 +109,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=BATCH, help="rows per transaction")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     parser.add_argument(
@@ -126,10 +126,13 @@ def main() -> int:
             import pstats
 
             with cProfile.Profile() as profile:
-                run_once(args.profile, csv_path, args.people, folder, args.pg_url)
+                run_once(args.profile, csv_path, args.people, folder, args.pg_url, args.batch_size)
             pstats.Stats(profile).sort_stats("tottime").print_stats(40)
             return 0
-        print(f"{args.people} people x 5 categories, {args.runs} runs, {os.cpu_count()} CPU cores")
+        print(
+            f"{args.people} people x 5 categories, {args.runs} runs, batches of "
+            f"{args.batch_size}, {os.cpu_count()} CPU cores"
+        )
         print("people/s over wall-clock time; 'per CPU s': over this process's CPU time, which")
         print("a machine busy with other work does not change (the database server's is not in it)")
         print(
@@ -137,7 +140,7 @@ def main() -> int:
         )
         for backend in backends:
             runs = [
-                run_once(backend, csv_path, args.people, folder, args.pg_url)
+                run_once(backend, csv_path, args.people, folder, args.pg_url, args.batch_size)
                 for _ in range(args.runs)
             ]
             rates = [wall for wall, _ in runs]

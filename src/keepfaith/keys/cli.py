@@ -53,7 +53,8 @@ def keys_status() -> None:
     if any(u.in_use for u in uses if not u.active):
         click.echo("Data is still under older keys: `keepfaith keys rotate` re-wraps it.")
     elif old:
-        click.echo(f"Nothing uses key {', '.join(map(str, old))}: `keepfaith keys retire` it.")
+        for key_id in old:
+            click.echo(f"Nothing uses master key {key_id}: `keepfaith keys retire {key_id}`.")
 
 
 @keys_group.command("rotate")

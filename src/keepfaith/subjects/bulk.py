@@ -4,7 +4,7 @@ The same rows as `create_subject` writes one person at a time: the subject, thei
 wrapped by the active master key, one encrypted value per category, the blind-index entries,
 a data event per category and a ``subject.created`` audit record in the person's own stream.
 Here they are built in memory and written with one multi-row insert per table, so a batch of
-500 people costs a handful of statements instead of thousands of round trips. The caller has
+1,000 people costs a handful of statements instead of thousands of round trips. The caller has
 already checked the values (`vault.normalise_all`), the purposes and that no index entry is
 taken; the unique index still stops a concurrent writer, failing the whole batch.
 """
