@@ -244,7 +244,7 @@ def _subject_page(
             "purpose_titles": {k: p.title for k, p in policy.purposes.items()},
             "fields": fields if may_edit else [],
             "values": typed if typed is not None else (current_values(view) if view else {}),
-            "version": view.version if view else person.version,
+            "data_version": view.version if view else person.version,
             "errors": errors or {},
             "notice": notice,
             "events": events,
