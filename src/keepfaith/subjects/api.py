@@ -9,6 +9,7 @@ browser histories and proxies.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from keepfaith.policy.schema import Capability
+from keepfaith.policy.schema import CATEGORY_KEY, Capability
 from keepfaith.runtime import Runtime
 from keepfaith.staff.access import Principal, require_api
 from keepfaith.subjects import service
@@ -43,6 +44,7 @@ Editor = Annotated[Principal, Depends(require_api(Capability.SUBJECTS_EDIT))]
 
 MAX_PAGE = 200
 _TOP_LEVEL = {"kind", "source", "reason", "email", "phone"}
+_KEY_SHAPE = re.compile(CATEGORY_KEY)
 
 
 class SubjectIn(BaseModel):
@@ -148,12 +150,15 @@ def _subject_id(value: str) -> uuid.UUID:
 
 
 def _field_path(exc: FieldError) -> str:
-    """Where in the request body the mistake is: ``data.user.contact.email``, ``purposes.…``."""
+    """Where in the request body the mistake is: ``data.user.contact.email``, ``purposes.…``.
+
+    A key the caller sent is named only if it is shaped like a category key: anything else
+    (an e-mail address sent as a key, say) is not repeated back.
+    """
     if exc.field in _TOP_LEVEL:
         return exc.field
-    if exc.message.startswith(("purpose ", "has purposes")):
-        return f"purposes.{exc.field}"
-    return f"data.{exc.field}"
+    section = "purposes" if exc.message.startswith(("purpose ", "has purposes")) else "data"
+    return f"{section}.{exc.field}" if _KEY_SHAPE.match(exc.field) else section
 
 
 @contextmanager

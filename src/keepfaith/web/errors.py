@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from keepfaith.logs import redact
+
 log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
@@ -80,7 +82,8 @@ def field_name(loc: Sequence[Any]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
         parts = parts[1:]
-    return ".".join(parts) or "body"
+    # A name comes from the request (an unexpected key): never echo an address or number.
+    return redact(".".join(parts)) or "body"
 
 
 def _is_api(request: Request) -> bool:
