@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -441,3 +442,16 @@ def test_the_endpoints_are_in_the_api_reference(client: TestClient) -> None:
     assert set(spec["paths"]["/api/v1/subjects/lookup"]) == {"post"}
     page = client.get("/api/docs").text
     assert "Find a person by e-mail address or phone number" in page
+
+
+def test_every_subjects_endpoint_is_documented(client: TestClient) -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    spec = client.get("/api/openapi.json").json()
+    for path, item in spec["paths"].items():
+        if not path.startswith("/api/v1/subjects"):
+            continue
+        for method in item:
+            documented = f"{method.upper()} {path.replace('{subject_id}', '{id}')}"
+            assert f"`{documented}" in docs, documented
+    for status in ("400", "403", "404", "409", "412", "422"):
+        assert f"| `{status}` |" in docs
