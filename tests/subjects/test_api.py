@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from starlette.testclient import TestClient
 
 from keepfaith.policy.schema import Policy
 from keepfaith.runtime import Runtime
 from subjects.conftest import JANE, Vault
-from support.vaultweb import Api, api_key, counts
+from support.browser import LiveServer
+from support.vaultweb import Api, api_key, bearer, counts
 
 PROBLEM = "application/problem+json"
 
@@ -455,3 +458,39 @@ def test_every_subjects_endpoint_is_documented(client: TestClient) -> None:
             assert f"`{documented}" in docs, documented
     for status in ("400", "403", "404", "409", "412", "422"):
         assert f"| `{status}` |" in docs
+
+
+def test_parallel_read_modify_write_over_http_loses_nothing(
+    live_server: LiveServer, vault: Vault
+) -> None:
+    """Four clients append to one value at once, each reading the ETag and sending If-Match,
+    retrying on 412: every append lands exactly once, on a real server."""
+    key = api_key(live_server.runtime, "customer_service")
+    jane = vault.create({"user.name": "start"})
+    url = f"{live_server.url}/api/v1/subjects/{jane}"
+    workers, rounds = 4, 4
+
+    def append(worker: int) -> int:
+        refused = 0
+        with httpx2.Client(headers=bearer(key), timeout=30) as http:
+            for n in range(rounds):
+                while True:
+                    seen = http.get(url, params={"purpose": "support"})
+                    name = seen.json()["data"]["user.name"]["value"]
+                    sent = http.patch(
+                        url,
+                        json={"data": {"user.name": f"{name} w{worker}r{n}"}, "reason": "append"},
+                        headers={"If-Match": seen.headers["etag"]},
+                    )
+                    if sent.status_code == 200:
+                        break
+                    assert sent.status_code == 412, sent.text
+                    refused += 1
+        return refused
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(append, range(workers)))
+    final = vault.read(jane)
+    tokens = final.value("user.name").split()[1:]
+    assert sorted(tokens) == sorted(f"w{w}r{n}" for w in range(workers) for n in range(rounds))
+    assert final.version == 1 + workers * rounds
