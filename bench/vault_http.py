@@ -34,12 +34,11 @@ import uuid
 from pathlib import Path
 
 import httpx2
+import scratchdb
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import create_engine, make_url, text
 
 from keepfaith.audit.actor import Actor
 from keepfaith.crypto.keyring import generate_keyring, write_keyring
-from keepfaith.db import migrate
 from keepfaith.db.engine import Database
 from keepfaith.policy.service import policy_in_force, publish
 from keepfaith.policy.starters import starter_text
@@ -54,34 +53,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def fresh_database(backend: str, folder: Path, pg_url: str) -> tuple[Database, str]:
-    if backend == "sqlite":
-        url = f"sqlite:///{folder / f'vault-{uuid.uuid4().hex[:8]}.db'}"
-    else:
-        name = f"keepfaith_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(
-            make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    db = Database(url)
-    migrate.upgrade(db)
-    return db, url
-
-
-def drop_database(backend: str, db: Database, pg_url: str) -> None:
-    db.dispose()
-    if backend == "postgresql":
-        admin = create_engine(
-            make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{db.url.database}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def person(n: int) -> dict[str, object]:
@@ -169,7 +140,7 @@ def measure(url: str, key: str, people: int, rounds: int) -> dict[str, list[floa
 
 def run(backend: str, folder: Path, args: argparse.Namespace, synchronous: str) -> None:
     pg_url, people, rounds = args.pg_url, args.people, args.rounds
-    db, db_url = fresh_database(backend, folder, pg_url)
+    db, db_url = scratchdb.create(backend, folder, pg_url)
     process = None
     try:
         keyring_path, key = populate(db, folder, people)
@@ -207,7 +178,7 @@ def run(backend: str, folder: Path, args: argparse.Namespace, synchronous: str) 
         if process is not None:
             process.terminate()
             process.wait(timeout=15)
-        drop_database(backend, db, pg_url)
+        scratchdb.drop(backend, db, pg_url)
 
 
 def aes_gcm_rate(seconds: float = 1.0) -> float:
