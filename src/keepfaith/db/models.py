@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keepfaith.account.models
 import keepfaith.audit.models
 import keepfaith.chain.models
 import keepfaith.jobs.models

@@ -34,6 +34,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "keepfaith.jobs.housekeeping",
     "keepfaith.audit.jobs",
     "keepfaith.mail.jobs",
+    "keepfaith.account.jobs",
 )
 
 MODULES_ENV = "KEEPFAITH_JOB_MODULES"

@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 
 def include_routers(app: FastAPI) -> None:
+    from keepfaith.account import data_views as account_data
+    from keepfaith.account import views as account_views
     from keepfaith.jobs import views as jobs_views
     from keepfaith.policy import api as policy_api
     from keepfaith.policy import console as policy_console
@@ -18,6 +20,8 @@ def include_routers(app: FastAPI) -> None:
         health.router,
         apidocs.router,
         policy_views.router,
+        account_views.router,
+        account_data.router,
         policy_api.router,
         staff_views.router,
         staff_api.router,
