@@ -113,7 +113,7 @@ def _correction_form(
             "person": person,
             "item": item,
             "current": current,
-            "version": view.version,
+            "subject_version": view.version,
             "errors": errors or {},
         },
         status_code=status_code,

@@ -110,7 +110,7 @@ def _pending(request: Request) -> uuid.UUID | None:
 def code_page(request: Request) -> Response:
     if _pending(request) is None:
         return RedirectResponse("/account", status_code=303)
-    return render(request, "account/code.html", {"error": None})
+    return render(request, "account/code.html", {"error": None, "ask_again": False})
 
 
 @router.post("/account/code")
