@@ -17,6 +17,7 @@ from keepfaith.db.backup import BackupError, backup
 from keepfaith.db.engine import Database, DatabaseError
 from keepfaith.jobs.cli import jobs_group, worker_command
 from keepfaith.logs import configure_logging
+from keepfaith.mail.cli import mail_group
 from keepfaith.policy.cli import policy_group
 from keepfaith.policy.starters import STARTERS, starter_text
 from keepfaith.runtime import Runtime, create_installation
@@ -183,4 +184,5 @@ main.add_command(policy_group)
 main.add_command(staff_group)
 main.add_command(apikeys_group)
 main.add_command(jobs_group)
+main.add_command(mail_group)
 main.add_command(worker_command)
