@@ -16,6 +16,7 @@ from keepfaith.db import revision
 from keepfaith.db.backup import BackupError, backup
 from keepfaith.db.engine import Database, DatabaseError
 from keepfaith.jobs.cli import jobs_group, worker_command
+from keepfaith.keys.cli import keys_group
 from keepfaith.logs import configure_logging
 from keepfaith.policy.cli import policy_group
 from keepfaith.policy.starters import STARTERS, starter_text
@@ -184,3 +185,4 @@ main.add_command(staff_group)
 main.add_command(apikeys_group)
 main.add_command(jobs_group)
 main.add_command(worker_command)
+main.add_command(keys_group)
