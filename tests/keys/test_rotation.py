@@ -36,7 +36,7 @@ def _under(runtime: Runtime) -> dict[int, int]:
         rows = session.execute(
             select(SubjectKey.master_key_id, func.count()).group_by(SubjectKey.master_key_id)
         )
-        return {int(key_id): int(count) for key_id, count in rows.tuples()}
+        return {int(key_id): int(count) for key_id, count in rows}
 
 
 def _ciphertexts(runtime: Runtime) -> set[bytes]:
