@@ -16,6 +16,7 @@ from keepfaith.db import revision
 from keepfaith.db.backup import BackupError, backup
 from keepfaith.db.engine import Database, DatabaseError
 from keepfaith.jobs.cli import jobs_group, worker_command
+from keepfaith.keys.cli import keys_group
 from keepfaith.logs import configure_logging
 from keepfaith.mail.cli import mail_group
 from keepfaith.policy.cli import policy_group
@@ -186,3 +187,4 @@ main.add_command(apikeys_group)
 main.add_command(jobs_group)
 main.add_command(mail_group)
 main.add_command(worker_command)
+main.add_command(keys_group)

@@ -36,6 +36,10 @@ _TITLES = {
 }
 
 
+MALFORMED_JSON = "The request body is not valid JSON. Nothing was changed."
+MALFORMED_FIELD = {"field": "body", "detail": "is not valid JSON"}
+
+
 class Problem(Exception):
     """Raise from API code: becomes a problem+json response (or an error page)."""
 
@@ -133,6 +137,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            # Not a mistake in one field: the body cannot be read at all (RFC 9110 §15.5.1).
+            return respond(request, Problem(400, MALFORMED_JSON, errors=[MALFORMED_FIELD]))
         errors = [{"field": field_name(e["loc"]), "detail": str(e["msg"])} for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "detail": "is not valid"}
         detail = f"{first['field']}: {first['detail']}"

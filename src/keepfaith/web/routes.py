@@ -14,6 +14,8 @@ def include_routers(app: FastAPI) -> None:
     from keepfaith.policy import views as policy_views
     from keepfaith.staff import api as staff_api
     from keepfaith.staff import views as staff_views
+    from keepfaith.subjects import api as subjects_api
+    from keepfaith.subjects import console as subjects_console
     from keepfaith.web import apidocs, console, health
 
     for router in (
@@ -27,6 +29,8 @@ def include_routers(app: FastAPI) -> None:
         staff_api.router,
         policy_console.router,
         jobs_views.router,
+        subjects_api.router,
+        subjects_console.router,
         console.router,  # last: its placeholder route matches any planned console section
     ):
         app.include_router(router)
