@@ -9,6 +9,7 @@ def include_routers(app: FastAPI) -> None:
     from keepfaith.account import data_views as account_data
     from keepfaith.account import views as account_views
     from keepfaith.jobs import views as jobs_views
+    from keepfaith.mail import views as mail_views
     from keepfaith.policy import api as policy_api
     from keepfaith.policy import console as policy_console
     from keepfaith.policy import views as policy_views
@@ -29,6 +30,7 @@ def include_routers(app: FastAPI) -> None:
         staff_api.router,
         policy_console.router,
         jobs_views.router,
+        mail_views.router,
         subjects_api.router,
         subjects_console.router,
         console.router,  # last: its placeholder route matches any planned console section
