@@ -158,3 +158,45 @@ def test_jane_follows_the_link_and_a_used_link_says_so(
     expect(tab.get_by_role("alert")).to_contain_text("has already been used")
     clean(tab, axe)
     assert re.search(r"Ask for a new sign-in e-mail", tab.content())
+
+
+def test_the_outbox_pages_are_accessible(
+    runtime: Runtime, marketplace: Policy, browser: Browser, axe: Axe
+) -> None:
+    from support.personas import Staffroom
+
+    with LiveServer(runtime) as live:
+        with runtime.db.transaction() as session:
+            create_subject(
+                session,
+                runtime.keyring,
+                marketplace,
+                kind="customer",
+                data={"user.name": "Jane Canary", "user.contact.email": JANE},
+                source="form",
+                actor=Actor.cli(),
+            )
+        load_handlers()
+        owner = Staffroom(live.runtime, live.app).add("Alice", "owner", two_factor=True)
+        context = browser.new_context(bypass_csp=True)
+        page = context.new_page()
+        try:
+            page.goto(f"{live.url}/account")
+            page.get_by_label("Your e-mail address").fill(JANE)
+            page.get_by_role("button", name="Send me a sign-in link").click()
+            Worker(live.runtime, "browser-test", poll_seconds=0.05).run(drain=True)
+            page.goto(f"{live.url}/console/sign-in")
+            page.get_by_label("Work e-mail address").fill(owner.email)
+            page.get_by_label("Password", exact=True).fill(owner.password)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_label("Code").fill(owner.code())
+            page.get_by_role("button", name="Continue").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
+            page.goto(f"{live.url}/console/messages/outbox")
+            expect(page.get_by_role("heading", level=1)).to_have_text("Outbox")
+            assert axe(page) == []
+            page.get_by_role("link", name=re.compile(r"Open message")).first.click()
+            expect(page.get_by_role("heading", level=1)).to_contain_text("Your sign-in code")
+            assert axe(page) == []
+        finally:
+            context.close()
