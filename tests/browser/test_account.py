@@ -27,6 +27,19 @@ Axe = Callable[[Any], list[dict[str, Any]]]
 JANE = "jane.canary@example.com"
 
 
+def add_jane(runtime: Runtime, policy: Policy) -> None:
+    with runtime.db.transaction() as session:
+        create_subject(
+            session,
+            runtime.keyring,
+            policy,
+            kind="customer",
+            data={"user.name": "Jane Canary", "user.contact.email": JANE},
+            source="form",
+            actor=Actor.cli(),
+        )
+
+
 @pytest.fixture
 def mailbox() -> Iterator[Mailbox]:
     with Mailbox() as server:
@@ -44,16 +57,7 @@ def server(runtime: Runtime, marketplace: Policy, mailbox: Mailbox) -> Iterator[
             "smtp_security": "none",
         }
     )
-    with runtime.db.transaction() as session:
-        create_subject(
-            session,
-            runtime.keyring,
-            marketplace,
-            kind="customer",
-            data={"user.name": "Jane Canary", "user.contact.email": JANE},
-            source="form",
-            actor=Actor.cli(),
-        )
+    add_jane(runtime, marketplace)
     with LiveServer(Runtime(smtp, runtime.db, runtime.keyring)) as live:
         yield live
 
@@ -166,16 +170,7 @@ def test_the_outbox_pages_are_accessible(
     from support.personas import Staffroom
 
     with LiveServer(runtime) as live:
-        with runtime.db.transaction() as session:
-            create_subject(
-                session,
-                runtime.keyring,
-                marketplace,
-                kind="customer",
-                data={"user.name": "Jane Canary", "user.contact.email": JANE},
-                source="form",
-                actor=Actor.cli(),
-            )
+        add_jane(runtime, marketplace)
         load_handlers()
         owner = Staffroom(live.runtime, live.app).add("Alice", "owner", two_factor=True)
         context = browser.new_context(bypass_csp=True)
