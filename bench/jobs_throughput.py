@@ -25,21 +25,18 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import scratchdb
 from sqlalchemy import (
     Column,
     Integer,
     MetaData,
     Table,
-    create_engine,
     func,
     insert,
-    make_url,
     select,
-    text,
 )
 
 from keepfaith.crypto.keyring import generate_keyring, write_keyring
-from keepfaith.db import migrate
 from keepfaith.db.engine import Database
 from keepfaith.jobs.context import JobContext
 from keepfaith.jobs.models import Job, JobState
@@ -65,32 +62,9 @@ def exactly_once(ctx: JobContext) -> None:
 
 
 def fresh_database(backend: str, folder: Path, pg_url: str) -> tuple[Database, str]:
-    if backend == "sqlite":
-        url = f"sqlite:///{folder / f'bench-{uuid.uuid4().hex[:8]}.db'}"
-    else:
-        name = f"keepfaith_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(
-            make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    db = Database(url, synchronous="NORMAL")
-    migrate.upgrade(db)
+    db, url = scratchdb.create(backend, folder, pg_url, synchronous="NORMAL")
     effects.create(db.write_engine)
     return db, url
-
-
-def drop_database(backend: str, db: Database, pg_url: str) -> None:
-    db.dispose()
-    if backend == "postgresql":
-        admin = create_engine(
-            make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{db.url.database}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def run_once(backend: str, kind: str, workers: int, jobs: int, folder: Path, pg_url: str) -> float:
@@ -125,7 +99,7 @@ def run_once(backend: str, kind: str, workers: int, jobs: int, folder: Path, pg_
             raise RuntimeError(f"only {done} of {jobs} jobs succeeded")
         return float(jobs / (last - first).total_seconds())
     finally:
-        drop_database(backend, db, pg_url)
+        scratchdb.drop(backend, db, pg_url)
 
 
 def main() -> int:

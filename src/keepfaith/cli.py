@@ -18,6 +18,7 @@ from keepfaith.db.engine import Database, DatabaseError
 from keepfaith.jobs.cli import jobs_group, worker_command
 from keepfaith.keys.cli import keys_group
 from keepfaith.logs import configure_logging
+from keepfaith.mail.cli import mail_group
 from keepfaith.policy.cli import policy_group
 from keepfaith.policy.starters import STARTERS, starter_text
 from keepfaith.runtime import Runtime, create_installation
@@ -185,6 +186,7 @@ main.add_command(policy_group)
 main.add_command(staff_group)
 main.add_command(apikeys_group)
 main.add_command(jobs_group)
+main.add_command(mail_group)
 main.add_command(worker_command)
 main.add_command(keys_group)
 main.add_command(subjects_group)
