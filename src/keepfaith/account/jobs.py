@@ -15,7 +15,7 @@ from keepfaith.jobs.context import JobContext
 from keepfaith.jobs.registry import job
 from keepfaith.jobs.schedules import every
 
-HOUSEKEEPING_JOB = "account.housekeeping"
+HOUSEKEEPING_JOB = "account.cleanup"
 KEEP_REQUESTS = timedelta(days=1)  # longer than every rate-limit window and every lifetime
 
 
