@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keepfaith.audit.models
 import keepfaith.chain.models
+import keepfaith.consent.models
 import keepfaith.jobs.models
 import keepfaith.policy.models
 import keepfaith.staff.models
