@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -43,8 +43,8 @@ def tampering(db: Database) -> Iterator[Connection]:
 
 @dataclass
 class Ledger:
-    runtime: Runtime
-    policy: Policy
+    runtime: Runtime = field(repr=False)
+    policy: Policy = field(repr=False)
 
     @property
     def db(self) -> Database:
@@ -99,3 +99,21 @@ def ledger(runtime: Runtime, marketplace: Policy) -> Ledger:
 
 
 __all__ = ["CHAIN", "ConsentEvent", "Ledger", "tampering"]
+
+
+@pytest.fixture
+def every_basis(runtime: Runtime) -> Policy:
+    """The policy in tests/consent/samples.py (a purpose per basis and kind of choice), in force."""
+    from consent.samples import EVERY_BASIS
+    from keepfaith.policy.service import policy_in_force, publish
+
+    with runtime.db.transaction() as session:
+        publish(session, EVERY_BASIS, source_name="every.yaml", published_by="test")
+        policy = policy_in_force(session)
+    assert policy is not None
+    return policy
+
+
+@pytest.fixture
+def shop(runtime: Runtime, every_basis: Policy) -> Ledger:
+    return Ledger(runtime, every_basis)

@@ -131,7 +131,8 @@ def audience_preview(
     rules = plan_for(session, policy, purpose, channel)
     if rules.refusal is not None:
         everyone = session.scalar(select(func.count()).select_from(Subject)) or 0
-        return Preview(purpose, rules.channel, 0, {rules.refusal: everyone}, rules.refusal)
+        excluded = {rules.refusal: everyone} if everyone else {}
+        return Preview(purpose, rules.channel, 0, excluded, rules.refusal)
     reason = reason_case(rules).label("reason")
     rows = session.execute(
         select(reason, func.count()).select_from(_from_subjects(purpose)).group_by(reason)
