@@ -5,7 +5,7 @@ would."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,3 +117,18 @@ def every_basis(runtime: Runtime) -> Policy:
 @pytest.fixture
 def shop(runtime: Runtime, every_basis: Policy) -> Ledger:
     return Ledger(runtime, every_basis)
+
+
+@pytest.fixture
+def api_key(runtime: Runtime, marketplace: Policy) -> Callable[[str], dict[str, str]]:
+    """``api_key("customer_service")``: headers carrying a new key with that role."""
+    from keepfaith.staff.apikeys import create_api_key
+
+    def make(role: str) -> dict[str, str]:
+        with runtime.db.transaction() as session:
+            _, key = create_api_key(
+                session, name=f"{role} key", role=role, created_by=None, policy=marketplace
+            )
+        return {"Authorization": f"Bearer {key}"}
+
+    return make

@@ -255,11 +255,11 @@ def record_soft_opt_in(
     subject_id: uuid.UUID,
     purpose: str,
     *,
-    sale_ref: str,
+    sale_ref: str | None,
     refusal_offered: bool,
     refused: bool,
-    policy_version: int,
-    text_sha256: str,
+    policy_version: int | None,
+    text_sha256: str | None,
     actor: Actor,
     source: ConsentSource | str = ConsentSource.API,
     evidence: Evidence | None = None,
@@ -268,6 +268,9 @@ def record_soft_opt_in(
     """At checkout (PECR reg 22(3)): the person's details were collected in the course of a
     sale (``sale_ref``, the order's id), they were offered a simple, free way to refuse
     marketing of similar products, and either took it (an objection) or did not."""
+    _check_action(purpose, _purpose(policy, purpose), A.SOFT_OPT_IN, explicit=False)
+    if not sale_ref:
+        raise ConsentRefused("sale_ref", "name the sale the details were collected in")
     if not refusal_offered:
         raise ConsentRefused(
             "refusal_offered",

@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 
 def include_routers(app: FastAPI) -> None:
+    from keepfaith.consent import api as consent_api
+    from keepfaith.consent import public as consent_public
     from keepfaith.jobs import views as jobs_views
     from keepfaith.policy import api as policy_api
     from keepfaith.policy import console as policy_console
@@ -21,6 +23,8 @@ def include_routers(app: FastAPI) -> None:
         policy_api.router,
         staff_views.router,
         staff_api.router,
+        consent_api.router,
+        consent_public.router,
         policy_console.router,
         jobs_views.router,
         console.router,  # last: its placeholder route matches any planned console section
