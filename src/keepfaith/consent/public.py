@@ -35,7 +35,7 @@ from keepfaith.policy.schema import Policy
 from keepfaith.policy.service import policy_for, version_in_force
 from keepfaith.runtime import Runtime
 from keepfaith.web.client import request_ip_prefix
-from keepfaith.web.errors import Problem
+from keepfaith.web.errors import JSON_PREFIXES, Problem
 from keepfaith.web.security import CSRF_EXEMPT_PREFIXES
 
 router = APIRouter(tags=["consent (public)"])
@@ -43,6 +43,8 @@ router = APIRouter(tags=["consent (public)"])
 PREFIX = "/consent/v1/"
 if PREFIX not in CSRF_EXEMPT_PREFIXES:
     CSRF_EXEMPT_PREFIXES.append(PREFIX)  # authenticated by signed token, never by cookie
+if PREFIX not in JSON_PREFIXES:
+    JSON_PREFIXES.append(PREFIX)  # scripts call it: errors as problem+json, not pages
 MAX_CHOICES = 50
 
 
