@@ -32,7 +32,7 @@ from keepfaith.consent.service import ConsentRefused, Evidence, honour_gpc, reco
 from keepfaith.consent.texts import texts_of
 from keepfaith.crypto.tokens import TokenError
 from keepfaith.policy.schema import Policy
-from keepfaith.policy.service import policy_for, version_in_force
+from keepfaith.policy.service import policy_for, policy_in_force, version_in_force
 from keepfaith.runtime import Runtime
 from keepfaith.web.client import request_ip_prefix
 from keepfaith.web.errors import JSON_PREFIXES, Problem
@@ -168,10 +168,9 @@ def choices(body: ChoicesIn, request: Request) -> Any:
         request_ip_prefix(request), request.headers.get("user-agent"), body.form_id
     )
     with refusals(), _runtime(request).db.transaction() as session:
-        version = version_in_force(session)
-        if version is None:
+        policy = policy_in_force(session)
+        if policy is None:
             raise Problem(409, "No policy is in force yet.")
-        policy = policy_for(version)
         recorded = (
             honour_gpc(session, policy, subject_id, actor=actor, evidence=evidence) if gpc else []
         )
@@ -208,8 +207,7 @@ def choices(body: ChoicesIn, request: Request) -> Any:
 def choices_preflight(request: Request) -> Response:
     """CORS preflight: only the policy's own website may call this from a browser."""
     with _runtime(request).db.reader() as session:
-        version = version_in_force(session)
-        policy = policy_for(version) if version else None
+        policy = policy_in_force(session)
     response = Response(status_code=204)
     _cors(request, policy, response)
     if "access-control-allow-origin" in response.headers:

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from keepfaith.audit.actor import Actor, ActorKind
 from keepfaith.audit.service import clean_reason, record
 from keepfaith.clock import utcnow
 from keepfaith.consent.fold import changes_state
-from keepfaith.consent.ledger import append_event, snapshot_of, state_row, stream_for
+from keepfaith.consent.ledger import append_event, snapshot_of, stream_for
 from keepfaith.consent.models import ConsentAction, ConsentEvent, ConsentSource, ConsentState
 from keepfaith.consent.renewal import renewals_for
 from keepfaith.consent.texts import ChoiceKind, TextUnknown, choice_kind, gpc_applies, shown_text
@@ -128,7 +129,7 @@ def _shown(
     action: ConsentAction,
     version: int | None,
     text_sha256: str | None,
-    in_force: int,
+    in_force: tuple[Policy, int],
 ) -> tuple[int, str | None]:
     if action in SHOWN and (version is None or text_sha256 is None):
         missing = "policy_version" if version is None else "text_sha256"
@@ -138,9 +139,9 @@ def _shown(
             "(GET /consent/v1/texts gives both)",
         )
     if version is None:
-        return in_force, None
+        return in_force[1], None
     try:
-        shown = shown_text(session, version, key)
+        shown = shown_text(session, version, key, in_force)
     except TextUnknown as exc:
         raise ConsentRefused(exc.field, str(exc)) from None
     if text_sha256 is not None and text_sha256.lower() != shown.sha256:
@@ -153,12 +154,32 @@ def _shown(
 
 
 def living_subject(session: Session, subject_id: uuid.UUID) -> Subject:
-    subject = session.get(Subject, subject_id)
+    """The person, or `SubjectNotFound` (``erased`` set when only a tombstone is left)."""
+    return _living(subject_id, session.get(Subject, subject_id))
+
+
+def _living(subject_id: uuid.UUID, subject: Subject | None) -> Subject:
     if subject is None:
         raise SubjectNotFound(subject_id)
     if subject.status is SubjectStatus.ERASED:
         raise SubjectNotFound(subject_id, erased_at=subject.erased_at or subject.updated_at)
     return subject
+
+
+def _person_and_state(session: Session, subject_id: uuid.UUID, purpose: str) -> ConsentState | None:
+    """Check the person is there and load their state for the purpose, in one read (both stay
+    in the session, so the append that follows reads neither again)."""
+    row = session.execute(
+        select(Subject, ConsentState)
+        .outerjoin(
+            ConsentState,
+            and_(ConsentState.subject_id == Subject.id, ConsentState.purpose == purpose),
+        )
+        .where(Subject.id == subject_id)
+    ).first()
+    _living(subject_id, row[0] if row else None)
+    assert row is not None
+    return row[1]
 
 
 def _reason(actor: Actor, source: ConsentSource, reason: str | None) -> str | None:
@@ -200,12 +221,13 @@ def record_consent(
     _check_action(purpose, entry, act, explicit)
     cleaned = _reason(actor, via, reason)
     renewals = renewals_for(session, policy) if policy is not None else None
-    if renewals is None:
+    if policy is None or renewals is None:
         raise ConsentRefused("purpose", "the policy given is not a published version")
-    version, digest = _shown(session, purpose, act, policy_version, text_sha256, renewals.version)
-    living_subject(session, subject_id)
-    if not changes_state(snapshot_of(state_row(session, subject_id, purpose)), act, version):
-        return Recorded(None, state_row(session, subject_id, purpose))
+    in_force = (policy, renewals.version)
+    version, digest = _shown(session, purpose, act, policy_version, text_sha256, in_force)
+    current = _person_and_state(session, subject_id, purpose)
+    if not changes_state(snapshot_of(current), act, version):
+        return Recorded(None, current)
     evidence = evidence or Evidence()
     wanted = Channel(_choice(Channel, channel, "channel")) if channel is not None else None
     event, state = append_event(

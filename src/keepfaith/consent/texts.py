@@ -8,6 +8,8 @@ SHA-256, and the ledger records both. A receipt can then prove which words the p
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -105,13 +107,20 @@ class TextUnknown(LookupError):
         self.field = field
 
 
-def shown_text(session: Session, version_number: int, purpose: str) -> ShownText:
-    version = get_version(session, version_number)
-    if version is None:
-        raise TextUnknown(
-            "policy_version", f"there is no published policy version {version_number}"
-        )
-    policy = policy_for(version)
+def shown_text(
+    session: Session, version_number: int, purpose: str, in_hand: tuple[Policy, int] | None = None
+) -> ShownText:
+    """The text of ``purpose`` in published version ``version_number`` (``in_hand``: a policy
+    already loaded and its version number, used without a query when it is that version)."""
+    if in_hand is not None and in_hand[1] == version_number:
+        policy = in_hand[0]
+    else:
+        version = get_version(session, version_number)
+        if version is None:
+            raise TextUnknown(
+                "policy_version", f"there is no published policy version {version_number}"
+            )
+        policy = policy_for(version)
     if purpose not in policy.purposes:
         raise TextUnknown(
             "purpose", f"purpose {purpose!r} is not in policy version {version_number}"
@@ -122,8 +131,29 @@ def shown_text(session: Session, version_number: int, purpose: str) -> ShownText
     return texts[purpose]
 
 
+# Texts by policy object (versions are immutable; the entry holds the policy, so its id is not
+# reused while cached).
+_CACHE_SIZE = 32
+_cache: OrderedDict[tuple[int, int], tuple[Policy, dict[str, ShownText]]] = OrderedDict()
+_lock = threading.Lock()
+
+
 def texts_of(policy: Policy, version_number: int) -> dict[str, ShownText]:
     """The text of every purpose that offers a choice, by purpose key."""
+    key = (id(policy), version_number)
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] is policy:
+            return hit[1]
+    shown = _texts(policy, version_number)
+    with _lock:
+        _cache[key] = (policy, shown)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return shown
+
+
+def _texts(policy: Policy, version_number: int) -> dict[str, ShownText]:
     shown = {}
     for key, purpose in policy.purposes.items():
         kind = choice_kind(purpose)
