@@ -81,8 +81,14 @@ def eligible_audience(
     rules = plan_for(session, policy, purpose, channel)
     if rules.refusal is not None:
         return
-    result = session.execute(audience_query(rules).execution_options(yield_per=BATCH))
-    for (subject_id,) in result:
+    # Core rows straight from the connection: about twice as fast as ORM rows. SQLite streams
+    # them from its cursor. PostgreSQL does not use a server-side cursor: it plans a cursor's
+    # query for its first tenth of rows (cursor_tuple_fraction), and on tables not yet
+    # analysed that picked plans a hundred times slower; 1,000,000 ids buffered are ~50 MB.
+    query = audience_query(rules)
+    if session.get_bind().dialect.name == "sqlite":
+        query = query.execution_options(yield_per=BATCH)
+    for (subject_id,) in session.connection().execute(query):
         yield subject_id
 
 
