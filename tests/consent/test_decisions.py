@@ -188,55 +188,33 @@ def test_an_objection_to_direct_marketing_is_absolute(shop: Ledger) -> None:
     assert shop.decide(jane, "orders", "email").allowed  # service messages go on
 
 
-def test_the_soft_opt_in_needs_a_sale_and_a_refusal_offered(shop: Ledger) -> None:
+def _checkout(shop: Ledger, person: uuid.UUID, *, offered: bool = True, no: bool = False) -> None:
+    """The shop's checkout: the details come with a sale; a refusal box may be offered."""
     from keepfaith.audit.actor import Actor
-    from keepfaith.consent.service import ConsentRefused, record_soft_opt_in
+    from keepfaith.consent.service import record_soft_opt_in
 
-    bought, refused = shop.person(), shop.person()
-    shown = shop.shown("offers")
     with shop.db.transaction() as session:
-        for person, said_no in ((bought, False), (refused, True)):
-            record_soft_opt_in(
-                session,
-                shop.policy,
-                person,
-                "offers",
-                sale_ref="order-1041",
-                refusal_offered=True,
-                refused=said_no,
-                actor=Actor.system("checkout"),
-                **shown,
-            )
+        record_soft_opt_in(
+            session, shop.policy, person, "offers", sale_ref=f"order-{uuid.uuid4().hex[:6]}",
+            refusal_offered=offered, refused=no, actor=Actor.system("checkout"),
+            **shop.shown("offers"),
+        )  # fmt: skip
+
+
+def test_the_soft_opt_in_needs_a_sale_and_a_refusal_offered(shop: Ledger) -> None:
+    from keepfaith.consent.service import ConsentRefused
+
+    bought, refused, never_asked = shop.person(), shop.person(), shop.person()
+    _checkout(shop, bought)
+    _checkout(shop, refused, no=True)
     assert shop.decide(bought, "offers", "email").reason is R.SOFT_OPT_IN
     assert shop.decide(refused, "offers", "email").reason is R.OBJECTED
-    never_asked = shop.person()
-    with shop.db.transaction() as session, pytest.raises(ConsentRefused, match="22\\(3\\)\\(c\\)"):
-        record_soft_opt_in(
-            session,
-            shop.policy,
-            never_asked,
-            "offers",
-            sale_ref="order-1042",
-            refusal_offered=False,
-            refused=False,
-            actor=Actor.system("checkout"),
-            **shown,
-        )
+    with pytest.raises(ConsentRefused, match=r"22\(3\)\(c\)"):
+        _checkout(shop, never_asked, offered=False)
     assert shop.decide(never_asked, "offers", "email").reason is R.NO_SOFT_OPT_IN
     # A later unsubscribe stands: a new sale does not re-enable it.
     shop.record(bought, "offers", "withdrawn", source="email_link")
-    with shop.db.transaction() as session:
-        record_soft_opt_in(
-            session,
-            shop.policy,
-            bought,
-            "offers",
-            sale_ref="order-1043",
-            refusal_offered=True,
-            refused=False,
-            actor=Actor.system("checkout"),
-            **shown,
-        )
+    _checkout(shop, bought)
     assert shop.decide(bought, "offers", "email").reason is R.OPTED_OUT
 
 

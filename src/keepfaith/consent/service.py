@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -312,6 +312,25 @@ def record_soft_opt_in(
     return record_consent(session, policy, subject_id, purpose, action, **common)
 
 
+def _for_each(
+    session: Session,
+    policy: Policy,
+    subject_id: uuid.UUID,
+    applies: Callable[[Purpose], bool],
+    action: ConsentAction,
+    **options: Any,
+) -> list[str]:
+    """Record ``action`` on every purpose ``applies`` to (one event each, never a bundle);
+    returns the purposes whose state changed."""
+    recorded = []
+    for key, purpose in policy.purposes.items():
+        if not applies(purpose) or choice_kind(purpose) is ChoiceKind.NONE:
+            continue
+        if record_consent(session, policy, subject_id, key, action, **options).recorded:
+            recorded.append(key)
+    return recorded
+
+
 def honour_gpc(
     session: Session,
     policy: Policy | None,
@@ -327,26 +346,11 @@ def honour_gpc(
     if policy is None:
         return []
     living_subject(session, subject_id)
-    recorded = []
-    for key, purpose in policy.purposes.items():
-        if not gpc_applies(purpose) or choice_kind(purpose) is ChoiceKind.NONE:
-            continue
-        outcome = record_consent(
-            session,
-            policy,
-            subject_id,
-            key,
-            A.GPC_SIGNAL,
-            actor=actor,
-            source=ConsentSource.GPC,
-            channel=Channel.WEB,
-            evidence=evidence,
-            details={"header": "Sec-GPC"},
-            now=now,
-        )
-        if outcome.recorded:
-            recorded.append(key)
-    return recorded
+    return _for_each(
+        session, policy, subject_id, gpc_applies, A.GPC_SIGNAL,
+        actor=actor, source=ConsentSource.GPC, channel=Channel.WEB, evidence=evidence,
+        details={"header": "Sec-GPC"}, now=now,
+    )  # fmt: skip
 
 
 def object_to_marketing(
@@ -365,26 +369,10 @@ def object_to_marketing(
     channel): one event per marketing purpose. Returns the purposes newly recorded."""
     if policy is None:
         return []
-    recorded = []
-    for key, purpose in policy.purposes.items():
-        if not purpose.marketing or choice_kind(purpose) is ChoiceKind.NONE:
-            continue
-        outcome = record_consent(
-            session,
-            policy,
-            subject_id,
-            key,
-            A.OBJECTED,
-            actor=actor,
-            source=source,
-            channel=channel,
-            reason=reason,
-            evidence=evidence,
-            now=now,
-        )
-        if outcome.recorded:
-            recorded.append(key)
-    return recorded
+    return _for_each(
+        session, policy, subject_id, lambda p: p.marketing, A.OBJECTED,
+        actor=actor, source=source, channel=channel, reason=reason, evidence=evidence, now=now,
+    )  # fmt: skip
 
 
 __all__ = [
