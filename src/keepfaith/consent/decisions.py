@@ -78,7 +78,12 @@ def decide(
     rules = plan_for(session, policy, purpose, channel)
     if rules.refusal is not None:
         return Decision.of(rules.refusal, purpose, rules.channel, at)
-    row = session.execute(_PERSON, {"purpose": purpose, "subject_id": subject_id}).first()
+    # Core, not ORM, execution: nothing here needs identity-mapped objects, and it is faster.
+    row = (
+        session.connection()
+        .execute(_PERSON, {"purpose": purpose, "subject_id": subject_id})
+        .first()
+    )
     return Decision.of(_reason(session, rules, subject_id, row), purpose, rules.channel, at)
 
 
