@@ -46,13 +46,20 @@ def states(session: Session, subject_id: uuid.UUID) -> dict[str, ConsentState]:
     return {row.purpose: row for row in rows}
 
 
-def append_event(session: Session, fields: dict[str, Any]) -> tuple[ConsentEvent, ConsentState]:
-    """Write one event at the head of its subject's chain and move the state it affects."""
+_UNREAD: Any = object()
+
+
+def append_event(
+    session: Session, fields: dict[str, Any], *, state: ConsentState | None = _UNREAD
+) -> tuple[ConsentEvent, ConsentState]:
+    """Write one event at the head of its subject's chain and move the state it affects.
+    ``state``: the state row as read in this transaction (None: there is none), if known."""
     subject_id: uuid.UUID = fields["subject_id"]
     event = append(session, ConsentEvent, stream_for(subject_id), fields)
-    # Read after appending: on PostgreSQL the append holds this subject's lock, so no other
-    # writer can move the row between this read and the write below.
-    row = state_row(session, subject_id, event.purpose)
+    # On PostgreSQL the append holds this subject's lock until commit; SQLite's writer holds
+    # the database. Either way no other writer moves the row between the caller's read of it
+    # and the write below.
+    row = state_row(session, subject_id, event.purpose) if state is _UNREAD else state
     after = apply(snapshot_of(row), facts_of(event))
     if row is None:
         assert after is not None

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from keepfaith.audit.actor import Actor, ActorKind
 from keepfaith.audit.service import clean_reason, record
+from keepfaith.chain.store import lock_stream
 from keepfaith.clock import utcnow
 from keepfaith.consent.fold import changes_state
 from keepfaith.consent.ledger import append_event, snapshot_of, stream_for
@@ -225,6 +226,7 @@ def record_consent(
         raise ConsentRefused("purpose", "the policy given is not a published version")
     in_force = (policy, renewals.version)
     version, digest = _shown(session, purpose, act, policy_version, text_sha256, in_force)
+    lock_stream(session, stream_for(subject_id))  # the state read below is then current
     current = _person_and_state(session, subject_id, purpose)
     if not changes_state(snapshot_of(current), act, version):
         return Recorded(None, current)
@@ -249,6 +251,7 @@ def record_consent(
             "reason": cleaned,
             "details": clean_nonpersonal(dict(details or {}), what="consent details"),
         },
+        state=current,
     )
     if actor.kind in _AUDITED:
         record(
