@@ -35,6 +35,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "keepfaith.audit.jobs",
     "keepfaith.mail.jobs",
     "keepfaith.account.jobs",
+    "keepfaith.consent.jobs",
 )
 
 MODULES_ENV = "KEEPFAITH_JOB_MODULES"

@@ -8,6 +8,8 @@ from fastapi import FastAPI
 def include_routers(app: FastAPI) -> None:
     from keepfaith.account import data_views as account_data
     from keepfaith.account import views as account_views
+    from keepfaith.consent import api as consent_api
+    from keepfaith.consent import public as consent_public
     from keepfaith.jobs import views as jobs_views
     from keepfaith.mail import views as mail_views
     from keepfaith.policy import api as policy_api
@@ -28,6 +30,8 @@ def include_routers(app: FastAPI) -> None:
         policy_api.router,
         staff_views.router,
         staff_api.router,
+        consent_api.router,
+        consent_public.router,
         policy_console.router,
         jobs_views.router,
         mail_views.router,
