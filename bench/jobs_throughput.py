@@ -25,8 +25,16 @@ import tempfile
 import uuid
 from pathlib import Path
 
-import benchdb
-from sqlalchemy import Column, Integer, MetaData, Table, func, insert, select
+import scratchdb
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    Table,
+    func,
+    insert,
+    select,
+)
 
 from keepfaith.crypto.keyring import generate_keyring, write_keyring
 from keepfaith.db.engine import Database
@@ -54,9 +62,9 @@ def exactly_once(ctx: JobContext) -> None:
 
 
 def fresh_database(backend: str, folder: Path, pg_url: str) -> tuple[Database, str]:
-    db = benchdb.fresh_database(backend, folder, pg_url)
+    db, url = scratchdb.create(backend, folder, pg_url, synchronous="NORMAL")
     effects.create(db.write_engine)
-    return db, db.url.render_as_string(hide_password=False)
+    return db, url
 
 
 def run_once(backend: str, kind: str, workers: int, jobs: int, folder: Path, pg_url: str) -> float:
@@ -91,7 +99,7 @@ def run_once(backend: str, kind: str, workers: int, jobs: int, folder: Path, pg_
             raise RuntimeError(f"only {done} of {jobs} jobs succeeded")
         return float(jobs / (last - first).total_seconds())
     finally:
-        benchdb.drop_database(backend, db, pg_url)
+        scratchdb.drop(backend, db, pg_url)
 
 
 def main() -> int:

@@ -24,7 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
-from benchdb import drop_database, fresh_database
+import scratchdb
 from sqlalchemy import func, select
 
 from keepfaith.audit.actor import Actor
@@ -86,7 +86,7 @@ def installation(db: Database, folder: Path) -> tuple[Keyring, Policy]:
 def run_once(
     backend: str, csv_path: Path, people: int, folder: Path, pg_url: str, batch: int = BATCH
 ) -> tuple[float, float]:
-    db = fresh_database(backend, folder, pg_url)
+    db = scratchdb.create(backend, folder, pg_url, synchronous="NORMAL")[0]
     try:
         ring, policy = installation(db, folder)
         importer = Importer(db, ring, policy, Actor.cli(), "benchmark", batch_size=batch)
@@ -102,7 +102,7 @@ def run_once(
             raise RuntimeError(f"{subjects} subjects and {held} values after the import")
         return people / elapsed, people / cpu
     finally:
-        drop_database(backend, db, pg_url)
+        scratchdb.drop(backend, db, pg_url)
 
 
 def main() -> int:

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchdb import drop_database, fresh_database
+import scratchdb
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from vault_import import installation, write_people
 
@@ -47,7 +47,7 @@ def measure(
 ) -> dict[str, float]:
     csv_path = folder / "people.csv"
     write_people(csv_path, people)
-    db = fresh_database(backend, folder, pg_url, synchronous=synchronous)
+    db = scratchdb.create(backend, folder, pg_url, synchronous=synchronous)[0]
     try:
         ring, policy = installation(db, folder)
         Importer(db, ring, policy, Actor.cli(), "benchmark").run(
@@ -77,7 +77,7 @@ def measure(
             "read p99": percentile(reads, 0.99) * 1000,
         }
     finally:
-        drop_database(backend, db, pg_url)
+        scratchdb.drop(backend, db, pg_url)
 
 
 def aes_gcm_rate(seconds: float = 1.0) -> tuple[float, float]:

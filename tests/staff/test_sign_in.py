@@ -255,6 +255,6 @@ def test_planned_sections_say_plainly_that_they_are_not_built(
     staffroom: Staffroom, alice: Persona, app: FastAPI
 ) -> None:
     client = staffroom.client(alice)
-    page = client.get("/console/subjects")
+    page = client.get("/console/evidence")
     assert page.status_code == 200 and "not built yet" in page.text
     assert client.get("/console/no-such-thing").status_code == 404

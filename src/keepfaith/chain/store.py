@@ -48,14 +48,22 @@ def _col(model: type[ChainedRecord], name: str) -> InstrumentedAttribute[Any]:
     return column
 
 
-def append(session: Session, model: type[R], stream: str, fields: dict[str, Any]) -> R:
-    """Add a record at the head of ``stream``, in the caller's transaction."""
+def lock_stream(session: Session, stream: str) -> None:
+    """Take ``stream``'s turn until the transaction ends (taking it again is harmless).
+
+    Writers to one stream (one person) take turns until they commit; other streams are not
+    held up. (SQLite writers already take turns on the database's write lock.) Callers that
+    read state kept beside the stream before appending take it first, so the read is current.
+    """
     if session.get_bind().dialect.name == "postgresql":
-        # Writers to one stream (one person) take turns until they commit; other streams are
-        # not held up. (SQLite writers already take turns on the database's write lock.)
         session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:stream, 7))"), {"stream": stream}
         )
+
+
+def append(session: Session, model: type[R], stream: str, fields: dict[str, Any]) -> R:
+    """Add a record at the head of ``stream``, in the caller's transaction."""
+    lock_stream(session, stream)
     for _ in range(RETRIES):
         head = session.execute(
             select(_col(model, "seq"), _col(model, "hash"))

@@ -31,7 +31,7 @@ SECTIONS: tuple[Section, ...] = (
         "subjects",
         "People",
         Capability.SUBJECTS_VIEW,
-        False,
+        True,
         "Personal data held, masked to your role.",
     ),
     Section(

@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from keepfaith.logs import redact
+
 log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
@@ -34,6 +36,10 @@ _TITLES = {
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
+
+
+MALFORMED_JSON = "The request body is not valid JSON. Nothing was changed."
+MALFORMED_FIELD = {"field": "body", "detail": "is not valid JSON"}
 
 
 class Problem(Exception):
@@ -76,11 +82,20 @@ def field_name(loc: Sequence[Any]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
         parts = parts[1:]
-    return ".".join(parts) or "body"
+    # A name comes from the request (an unexpected key): never echo an address or number.
+    return redact(".".join(parts)) or "body"
+
+
+# Paths whose errors are always problem+json, whatever the client accepts. Features with JSON
+# endpoints outside /api/ (called by scripts on other sites) add theirs.
+JSON_PREFIXES: list[str] = ["/api/"]
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or "json" in request.headers.get("accept", "")
+    path = request.url.path
+    return any(path.startswith(p) for p in JSON_PREFIXES) or "json" in request.headers.get(
+        "accept", ""
+    )
 
 
 def problem_response(
@@ -133,6 +148,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            # Not a mistake in one field: the body cannot be read at all (RFC 9110 §15.5.1).
+            return respond(request, Problem(400, MALFORMED_JSON, errors=[MALFORMED_FIELD]))
         errors = [{"field": field_name(e["loc"]), "detail": str(e["msg"])} for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "detail": "is not valid"}
         detail = f"{first['field']}: {first['detail']}"

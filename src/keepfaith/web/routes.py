@@ -6,23 +6,37 @@ from fastapi import FastAPI
 
 
 def include_routers(app: FastAPI) -> None:
+    from keepfaith.account import data_views as account_data
+    from keepfaith.account import views as account_views
+    from keepfaith.consent import api as consent_api
+    from keepfaith.consent import public as consent_public
     from keepfaith.jobs import views as jobs_views
+    from keepfaith.mail import views as mail_views
     from keepfaith.policy import api as policy_api
     from keepfaith.policy import console as policy_console
     from keepfaith.policy import views as policy_views
     from keepfaith.staff import api as staff_api
     from keepfaith.staff import views as staff_views
+    from keepfaith.subjects import api as subjects_api
+    from keepfaith.subjects import console as subjects_console
     from keepfaith.web import apidocs, console, health
 
     for router in (
         health.router,
         apidocs.router,
         policy_views.router,
+        account_views.router,
+        account_data.router,
         policy_api.router,
         staff_views.router,
         staff_api.router,
+        consent_api.router,
+        consent_public.router,
         policy_console.router,
         jobs_views.router,
+        mail_views.router,
+        subjects_api.router,
+        subjects_console.router,
         console.router,  # last: its placeholder route matches any planned console section
     ):
         app.include_router(router)
