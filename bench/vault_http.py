@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 import uuid
 from pathlib import Path
 
@@ -219,6 +220,8 @@ def main() -> int:
         f"SQLite synchronous={args.sqlite_synchronous}"
     )
     print(f"raw AES-256-GCM: {aes_gcm_rate():,.0f} seal+open pairs/s on one core")
+    python_us = min(timeit.repeat("sum(range(1000))", number=1000, repeat=5)) * 1000
+    print(f"Python speed: sum(range(1000)) takes {python_us:.1f} µs (best of 5)")
     print(f"{'database':<11} {'request':<14} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
     backends = ["sqlite"] if args.no_pg else ["sqlite", "postgresql"]
     with tempfile.TemporaryDirectory() as scratch:
