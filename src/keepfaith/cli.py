@@ -11,16 +11,20 @@ import click
 from keepfaith import __version__
 from keepfaith.audit.cli import audit_group
 from keepfaith.commandline import data_dir_option, fail, load_settings, opened
+from keepfaith.consent.cli import ledger_group
 from keepfaith.crypto.keyring import KeyringError
 from keepfaith.db import revision
 from keepfaith.db.backup import BackupError, backup
 from keepfaith.db.engine import Database, DatabaseError
 from keepfaith.jobs.cli import jobs_group, worker_command
+from keepfaith.keys.cli import keys_group
 from keepfaith.logs import configure_logging
+from keepfaith.mail.cli import mail_group
 from keepfaith.policy.cli import policy_group
 from keepfaith.policy.starters import STARTERS, starter_text
 from keepfaith.runtime import Runtime, create_installation
 from keepfaith.staff.cli import apikeys_group, staff_group
+from keepfaith.subjects.cli import subjects_group
 
 
 @click.group(
@@ -183,4 +187,8 @@ main.add_command(policy_group)
 main.add_command(staff_group)
 main.add_command(apikeys_group)
 main.add_command(jobs_group)
+main.add_command(mail_group)
+main.add_command(ledger_group)
 main.add_command(worker_command)
+main.add_command(keys_group)
+main.add_command(subjects_group)

@@ -90,6 +90,15 @@ class Settings(BaseModel):
     session_absolute_hours: int = Field(
         12, ge=1, description="Staff sessions end this many hours after sign-in, active or not."
     )
+    account_idle_minutes: int = Field(
+        15,
+        ge=1,
+        description="My Account sessions (people signed in to see their data) end after this "
+        "many minutes without a request.",
+    )
+    account_absolute_hours: int = Field(
+        2, ge=1, description="My Account sessions end this many hours after sign-in."
+    )
     require_2fa: bool = Field(
         True,
         description="Owner and DPO accounts (and roles the policy marks) must use a second factor.",

@@ -41,6 +41,7 @@ def prepare_demo(runtime: Runtime) -> list[str]:
         f"  data folder     {runtime.settings.data_dir.resolve()}",
         f"  policy          {policy_line}",
         f"  privacy notice  {base}/privacy",
+        f"  your account    {base}/account   (people see and correct their data)",
         f"  API reference   {base}/api/docs",
         f"  console         {base}/console",
         f"    sign in as    {DEMO_OWNER}",
@@ -48,5 +49,7 @@ def prepare_demo(runtime: Runtime) -> list[str]:
     ]
     if not has_second_factor:
         lines.append("    then set up two-factor sign-in with any authenticator app (owners must)")
+    if runtime.settings.mail_transport == "outbox":
+        lines.append(f"  e-mail          not sent: read it at {base}/console/messages/outbox")
     lines.append("Press Ctrl+C to stop.")
     return lines

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from keepfaith.audit.actor import Actor
 from keepfaith.audit.models import AuditEvent
-from keepfaith.chain.store import append
+from keepfaith.chain.store import append, append_many
 from keepfaith.clock import utcnow
 from keepfaith.logs import redact
 from keepfaith.nonpersonal import clean_nonpersonal
@@ -52,19 +52,54 @@ def record(
     details: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the trail, in the caller's transaction."""
+    fields = _fields(actor, action, purpose, reason, details)
+    fields.update(subject_id=subject_id, categories=sorted(set(categories)))
+    return append(session, AuditEvent, stream_for(action, subject_id), fields)
+
+
+def record_many(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    subjects: Mapping[uuid.UUID, Iterable[str]],
+    purpose: str | None = None,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> int:
+    """One event per person (``subjects`` maps each to the categories touched), each in the
+    person's own stream, written together: what bulk imports and exports record."""
+    shared = _fields(actor, action, purpose, reason, details)
+    return append_many(
+        session,
+        AuditEvent,
+        [
+            (
+                stream_for(action, subject_id),
+                {**shared, "subject_id": subject_id, "categories": sorted(set(categories))},
+            )
+            for subject_id, categories in subjects.items()
+        ],
+    )
+
+
+def _fields(
+    actor: Actor,
+    action: str,
+    purpose: str | None,
+    reason: str | None,
+    details: Mapping[str, Any] | None,
+) -> dict[str, Any]:
     if not _ACTION.fullmatch(action):
         raise ValueError(f"audit action {action!r} must look like 'subject.read'")
-    fields = {
+    return {
         "at": utcnow(),
         "actor": actor.label,
         "action": action,
-        "subject_id": subject_id,
-        "categories": sorted(set(categories)),
         "purpose": purpose,
         "reason": clean_reason(reason),
         "details": clean_nonpersonal(dict(details or {}), what="audit details"),
     }
-    return append(session, AuditEvent, stream_for(action, subject_id), fields)
 
 
 def history(session: Session, subject_id: uuid.UUID, *, limit: int = 500) -> list[AuditEvent]:

@@ -39,11 +39,14 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot put {type(value).__name__} in a chained record")
 
 
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+)
+
+
 def canonical(record: Mapping[str, Any]) -> bytes:
     """One byte string per record: sorted keys, no whitespace, UTF-8 (RFC 8785-like)."""
-    return json.dumps(
-        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
-    ).encode()
+    return _ENCODER.encode(record).encode()
 
 
 def link_hash(prev_hash: bytes | None, record: Mapping[str, Any]) -> bytes:

@@ -14,7 +14,7 @@ import struct
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from keepfaith.crypto.keyring import Keyring
+from keepfaith.crypto.keyring import Keyring, current
 
 NONCE_BYTES = 12
 _HEADER = struct.Struct(">I")
@@ -42,7 +42,7 @@ def decrypt(key: bytes, blob: bytes, aad: bytes) -> bytes:
 
 def seal(ring: Keyring, plaintext: bytes, aad: bytes) -> bytes:
     """Encrypt under the active master key, recording which key was used."""
-    master = ring.active
+    master = current(ring).active
     return _HEADER.pack(master.id) + encrypt(master.key, plaintext, aad)
 
 
@@ -50,7 +50,7 @@ def unseal(ring: Keyring, blob: bytes, aad: bytes) -> bytes:
     if len(blob) < _HEADER.size:
         raise DecryptionError("ciphertext is too short")
     (key_id,) = _HEADER.unpack_from(blob)
-    return decrypt(ring.master(key_id).key, blob[_HEADER.size :], aad)
+    return decrypt(current(ring).master(key_id).key, blob[_HEADER.size :], aad)
 
 
 def sealed_key_id(blob: bytes) -> int:

@@ -15,6 +15,7 @@ producing garbage.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import json
@@ -22,7 +23,10 @@ import logging
 import os
 import secrets
 import stat
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -114,6 +118,13 @@ class Keyring:
         )
         return replace(self, master_keys=(*self.master_keys, new), active_id=new.id)
 
+    def without_master_key(self, key_id: int) -> Keyring:
+        """A copy without master key ``key_id`` (retired: nothing is wrapped with it any more)."""
+        if key_id == self.active_id:
+            raise KeyringError(f"master key {key_id} is the active one; rotate before retiring it")
+        self.master(key_id)
+        return replace(self, master_keys=tuple(k for k in self.master_keys if k.id != key_id))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
@@ -184,13 +195,22 @@ def generate_keyring() -> Keyring:
 
 
 def load_keyring(path: Path) -> Keyring:
+    """Read and check the keyring file. A missing file is an error, never a new keyring."""
+    ring, signature = _read_keyring(path)
+    _track(path, ring, signature)
+    return ring
+
+
+def _read_keyring(path: Path) -> tuple[Keyring, tuple[int, int, int]]:
     try:
-        raw = path.read_text()
+        with path.open("rb") as fh:
+            info = os.fstat(fh.fileno())
+            raw = fh.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         raise KeyringError(f"keyring {path} does not exist") from None
     except OSError as exc:
         raise KeyringError(f"cannot read keyring {path}: {exc.strerror}") from exc
-    mode = stat.S_IMODE(path.stat().st_mode)
+    mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
         log.warning(
             "keyring %s is readable by group or others (mode %o); run chmod 600", path, mode
@@ -199,14 +219,17 @@ def load_keyring(path: Path) -> Keyring:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise KeyringError(f"keyring {path} is not valid JSON (line {exc.lineno})") from exc
-    return Keyring.from_json(data)
+    return Keyring.from_json(data), _signature(info)
 
 
 def write_keyring(ring: Keyring, path: Path, *, replace_existing: bool = False) -> None:
-    """Write atomically with mode 0600. Refuses to overwrite unless told to (rotation)."""
+    """Write atomically with mode 0600: a temporary file, fsync, rename, fsync of the folder.
+    A crash at any point leaves either the old file or the new one, never half of either.
+    Refuses to overwrite unless told to (rotation)."""
     if path.exists() and not replace_existing:
         raise KeyringError(f"keyring {path} already exists; refusing to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -215,7 +238,104 @@ def write_keyring(ring: Keyring, path: Path, *, replace_existing: bool = False) 
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
+            signature = _signature(os.fstat(fh.fileno()))
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
+    _track(path, ring, signature)
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """A process killed while writing leaves its temporary file behind: it holds keys (perhaps
+    a retired one), so it goes before anything new is written."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def keyring_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside the keyring while changing it: two rotations at once would
+    each add a different key 2, and the data wrapped with the loser's would be lost."""
+    lock_path = path.with_name(f".{path.name}.lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise KeyringError(
+                f"another process is changing the keyring {path} (keepfaith keys rotate or "
+                "retire); wait for it to finish"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+# Keyrings this process loaded or wrote, by keyring id: long-running processes (the web
+# service, workers) notice when `keepfaith keys rotate` or `retire` changes the file, so they
+# wrap new data keys with the new master key and can open keys re-wrapped with it.
+@dataclass
+class _Source:
+    path: Path
+    signature: tuple[int, int, int]
+    ring: Keyring
+
+
+_sources: dict[str, _Source] = {}
+_sources_lock = threading.Lock()
+
+
+def _signature(info: os.stat_result) -> tuple[int, int, int]:
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _track(path: Path, ring: Keyring, signature: tuple[int, int, int]) -> None:
+    with _sources_lock:
+        _sources[ring.keyring_id] = _Source(path, signature, ring)
+
+
+def current(ring: Keyring) -> Keyring:
+    """The newest state of ``ring``'s file, if this process loaded or wrote it; else ``ring``.
+
+    One ``stat`` per call. A file that vanished, fails to load or now holds another keyring
+    is not taken up (the last good state stays in use, and the failure is logged). A ring that
+    is ahead of its file (a new key made in memory, not yet written) is returned as it is.
+    """
+    source = _sources.get(ring.keyring_id)
+    if source is None:
+        return ring
+    latest = _reloaded(source, ring.keyring_id)
+    if max(k.id for k in latest.master_keys) < max(k.id for k in ring.master_keys):
+        return ring
+    return latest
+
+
+def _reloaded(source: _Source, keyring_id: str) -> Keyring:
+    try:
+        signature = _signature(os.stat(source.path))
+    except OSError:
+        return source.ring
+    if signature == source.signature:
+        return source.ring
+    with _sources_lock:
+        if signature != source.signature:
+            try:
+                fresh, signature = _read_keyring(source.path)
+            except KeyringError as exc:
+                log.error("keyring %s changed but cannot be reloaded: %s", source.path, exc)
+                return source.ring
+            if fresh.keyring_id != keyring_id:
+                log.error("keyring %s now holds another keyring; not taken up", source.path)
+                return source.ring
+            source.signature, source.ring = signature, fresh
+        return source.ring

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import keepfaith.account.models
 import keepfaith.audit.models
 import keepfaith.chain.models
+import keepfaith.consent.models
 import keepfaith.jobs.models
+import keepfaith.mail.models
 import keepfaith.policy.models
 import keepfaith.staff.models
 import keepfaith.subjects.models  # noqa: F401

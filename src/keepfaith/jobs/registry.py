@@ -30,7 +30,13 @@ if TYPE_CHECKING:
 JobFunction = Callable[["JobContext"], None]
 
 # Modules that register handlers. A feature with jobs adds its module here.
-HANDLER_MODULES: tuple[str, ...] = ("keepfaith.jobs.housekeeping", "keepfaith.audit.jobs")
+HANDLER_MODULES: tuple[str, ...] = (
+    "keepfaith.jobs.housekeeping",
+    "keepfaith.audit.jobs",
+    "keepfaith.mail.jobs",
+    "keepfaith.account.jobs",
+    "keepfaith.consent.jobs",
+)
 
 MODULES_ENV = "KEEPFAITH_JOB_MODULES"
 

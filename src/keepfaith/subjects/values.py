@@ -8,6 +8,7 @@ field and what is wrong, never the value: error messages end up in logs and API 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -95,12 +96,41 @@ def _kind_of(value: object) -> str:
 
 
 def _email(field: str, text: str) -> str:
+    # Most addresses are a plain ASCII local part at a domain seen before (an import has
+    # thousands at gmail.com): the domain's check is remembered, the local part matched by
+    # RFC 5322's dot-atom. The result is exactly the library's (tests/subjects/test_values.py
+    # compares them); anything else takes the library's full path.
+    local, at, domain = text.rpartition("@")
+    if (
+        at
+        and len(local) <= MAX_LOCAL_PART
+        and len(text) <= MAX_EMAIL
+        and _DOT_ATOM.fullmatch(local)
+    ):
+        checked = _email_domain(domain)
+        if checked is not None:
+            return f"{local}@{checked}"
     try:
-        checked = validate_email(text, check_deliverability=False)
+        normalized = validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError:
         # The library's message quotes parts of the address: say it in our words instead.
         raise FieldError(field, "is not a valid e-mail address") from None
-    return str(checked.normalized)
+    return str(normalized)
+
+
+MAX_LOCAL_PART = 64
+MAX_EMAIL = 254
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+@functools.lru_cache(maxsize=4096)
+def _email_domain(domain: str) -> str | None:
+    """The domain as the library normalises it, if it is valid and plain ASCII (else None)."""
+    try:
+        checked = str(validate_email(f"a@{domain}", check_deliverability=False).domain)
+    except EmailNotValidError:
+        return None
+    return checked if checked == domain.lower() else None
 
 
 def phone_e164(field: str, text: str, region: str | None) -> str:
@@ -110,7 +140,14 @@ def phone_e164(field: str, text: str, region: str | None) -> str:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         raise FieldError(field, "is not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
+    # Valid in the default region implies valid; checking that one region first is several
+    # times faster than the library's search of every region sharing the country code.
+    fast = (
+        region is not None
+        and number.country_code == phonenumbers.country_code_for_region(region)
+        and phonenumbers.is_valid_number_for_region(number, region)
+    )
+    if not fast and not phonenumbers.is_valid_number(number):
         where = f" in {region}" if region else ""
         raise FieldError(
             field,

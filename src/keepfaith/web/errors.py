@@ -86,8 +86,16 @@ def field_name(loc: Sequence[Any]) -> str:
     return redact(".".join(parts)) or "body"
 
 
+# Paths whose errors are always problem+json, whatever the client accepts. Features with JSON
+# endpoints outside /api/ (called by scripts on other sites) add theirs.
+JSON_PREFIXES: list[str] = ["/api/"]
+
+
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or "json" in request.headers.get("accept", "")
+    path = request.url.path
+    return any(path.startswith(p) for p in JSON_PREFIXES) or "json" in request.headers.get(
+        "accept", ""
+    )
 
 
 def problem_response(

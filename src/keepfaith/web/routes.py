@@ -6,7 +6,12 @@ from fastapi import FastAPI
 
 
 def include_routers(app: FastAPI) -> None:
+    from keepfaith.account import data_views as account_data
+    from keepfaith.account import views as account_views
+    from keepfaith.consent import api as consent_api
+    from keepfaith.consent import public as consent_public
     from keepfaith.jobs import views as jobs_views
+    from keepfaith.mail import views as mail_views
     from keepfaith.policy import api as policy_api
     from keepfaith.policy import console as policy_console
     from keepfaith.policy import views as policy_views
@@ -20,11 +25,16 @@ def include_routers(app: FastAPI) -> None:
         health.router,
         apidocs.router,
         policy_views.router,
+        account_views.router,
+        account_data.router,
         policy_api.router,
         staff_views.router,
         staff_api.router,
+        consent_api.router,
+        consent_public.router,
         policy_console.router,
         jobs_views.router,
+        mail_views.router,
         subjects_api.router,
         subjects_console.router,
         console.router,  # last: its placeholder route matches any planned console section

@@ -1,0 +1,1 @@
+"""Master keys over their life: status, rotation (re-wrapping data keys), retirement."""
