@@ -15,6 +15,7 @@ def include_routers(app: FastAPI) -> None:
     from keepfaith.policy import api as policy_api
     from keepfaith.policy import console as policy_console
     from keepfaith.policy import views as policy_views
+    from keepfaith.preferences import views as preferences_views
     from keepfaith.staff import api as staff_api
     from keepfaith.staff import views as staff_views
     from keepfaith.subjects import api as subjects_api
@@ -27,6 +28,7 @@ def include_routers(app: FastAPI) -> None:
         policy_views.router,
         account_views.router,
         account_data.router,
+        preferences_views.router,
         policy_api.router,
         staff_views.router,
         staff_api.router,
