@@ -37,6 +37,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "keepfaith.account.jobs",
     "keepfaith.consent.jobs",
     "keepfaith.preferences.jobs",
+    "keepfaith.signup.jobs",
 )
 
 MODULES_ENV = "KEEPFAITH_JOB_MODULES"

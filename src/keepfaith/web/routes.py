@@ -16,6 +16,8 @@ def include_routers(app: FastAPI) -> None:
     from keepfaith.policy import console as policy_console
     from keepfaith.policy import views as policy_views
     from keepfaith.preferences import views as preferences_views
+    from keepfaith.signup import api as signup_api
+    from keepfaith.signup import views as signup_views
     from keepfaith.staff import api as staff_api
     from keepfaith.staff import views as staff_views
     from keepfaith.subjects import api as subjects_api
@@ -29,6 +31,8 @@ def include_routers(app: FastAPI) -> None:
         account_views.router,
         account_data.router,
         preferences_views.router,
+        signup_views.router,
+        signup_api.router,
         policy_api.router,
         staff_views.router,
         staff_api.router,
