@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from keepfaith.clock import utcnow
@@ -120,3 +120,10 @@ def _batch(
 def _title(change: MaterialChange) -> str:
     purpose = change.policy.purposes.get(change.purpose)
     return purpose.title if purpose else change.purpose
+
+
+def notices_queued(session: Session, version: int) -> int:
+    """How many renewal notices for ``version`` exist (queued or sent): a count, no names."""
+    prefix = f"{POLICY_CHANGE}:{version}:"
+    query = select(func.count()).where(Message.idempotency_key.startswith(prefix, autoescape=True))
+    return int(session.scalar(query) or 0)

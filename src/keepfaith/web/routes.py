@@ -15,6 +15,7 @@ def include_routers(app: FastAPI) -> None:
     from keepfaith.policy import api as policy_api
     from keepfaith.policy import console as policy_console
     from keepfaith.policy import views as policy_views
+    from keepfaith.preferences import console as preferences_console
     from keepfaith.preferences import views as preferences_views
     from keepfaith.signup import api as signup_api
     from keepfaith.signup import views as signup_views
@@ -43,6 +44,7 @@ def include_routers(app: FastAPI) -> None:
         mail_views.router,
         subjects_api.router,
         subjects_console.router,
+        preferences_console.router,
         console.router,  # last: its placeholder route matches any planned console section
     ):
         app.include_router(router)
