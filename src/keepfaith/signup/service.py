@@ -73,6 +73,9 @@ MAX_CHOICES = 50
 RECORDER = Actor.system("signup")
 
 
+NOTHING_TICKED = "tick at least one box: we send nothing you did not ask for"
+
+
 class SignupRefused(FieldError):
     """The sign-up cannot be accepted as sent; ``field`` names what to fix (HTTP 422)."""
 
@@ -106,7 +109,7 @@ def check_choices(session: Session, policy: Policy, choices: list[Choice]) -> No
     """Each choice a purpose that can be signed up to, once, with the exact words of a
     published version; `SignupRefused` naming the first that is not."""
     if not choices:
-        raise SignupRefused("choices", "tick at least one box: we send nothing you did not ask for")
+        raise SignupRefused("choices", NOTHING_TICKED)
     if len(choices) > MAX_CHOICES:
         raise SignupRefused("choices", f"at most {MAX_CHOICES} choices")
     offered = signup_purposes(policy)

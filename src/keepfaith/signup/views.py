@@ -135,8 +135,10 @@ def _submit(
                 gpc=gpc_requested(request.headers.getlist("sec-gpc")),
             )
     except service.BadAddress as exc:
-        return _form(request, form, errors={"email": _sentence(str(exc))}, email=email,
-                     ticked=ticked, status_code=422)  # fmt: skip
+        errors = {"email": _sentence(str(exc))}
+        if not choices:  # say both at once
+            errors["choices"] = _sentence(service.NOTHING_TICKED)
+        return _form(request, form, errors=errors, email=email, ticked=ticked, status_code=422)
     except service.SignupRefused as exc:
         return _form(request, form, errors={"choices": _sentence(exc.message)}, email=email,
                      ticked=ticked, status_code=422)  # fmt: skip
@@ -229,7 +231,7 @@ def confirm_page(request: Request, token: str) -> Response:
         "organisation": policy.organisation.trading_name or policy.organisation.legal_name,
         "texts": [texts[p] for p in found.purposes if p in texts],
         "titles": {p: policy.purposes[p].title for p in found.purposes if p in policy.purposes},
-        "version": version,
+        "policy_version": version,
         "preferences": preferences_path(runtime_of(request).keyring, found.subject_id),
         "confirmed": None,
     }
@@ -267,7 +269,7 @@ def confirm_submit(
         "confirmed": [policy.purposes[p].title for p in done],
         "texts": [],
         "titles": {},
-        "version": policy_version,
+        "policy_version": policy_version,
         "preferences": preferences_path(runtime.keyring, found.subject_id),
     }
     return render(request, "signup/confirm.html", context, headers=NO_REFERRER)
