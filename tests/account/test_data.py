@@ -202,7 +202,7 @@ def test_changing_the_email_address_tells_the_old_one(
     text = text_of(notice)
     assert "write to us at privacy@gigpros.example.com" in text
     assert "jane.finch@example.com" not in text  # the new address is not given away
-    assert "Your e-mail preferences: http://testserver/account/preferences" in text
+    assert "Your e-mail preferences: http://testserver/preferences/" in text  # her own link
 
     # Sign-in now goes to the new address; the old one is no longer anybody's.
     stranger.sign_in("jane.finch@example.com")
@@ -237,11 +237,7 @@ def test_confirming_marks_every_category_confirmed(
     assert "Not yet" not in signed_in_jane.client.get("/account/data").text
 
 
-def test_the_preferences_page_lists_the_purposes_to_anyone(
-    visitor: Visitor, jane: uuid.UUID
-) -> None:
-    page = visitor.client.get("/account/preferences")
-    assert page.status_code == 200
-    assert "The GigPros Newsletter" in page.text
-    assert "Switches to choose which of these you agree to are\non their way" in page.text
-    assert "Sign in to see the data we hold about you" in page.text
+def test_the_preferences_page_asks_a_stranger_to_sign_in(visitor: Visitor) -> None:
+    page = visitor.client.get("/account/preferences", follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/account"

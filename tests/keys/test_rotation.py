@@ -158,7 +158,7 @@ def test_a_crash_between_adding_the_key_and_rewrapping_leaves_a_usable_installat
 def test_a_rotation_killed_mid_way_finishes_when_run_again(
     cli: Cli, vault: Vault, runtime: Runtime, settings: Settings
 ) -> None:
-    people = _many(runtime, 400)
+    people = _many(runtime, 800)
     process = spawn(settings, "keys", "rotate", "--batch-size", "1")
     deadline = time.monotonic() + 60
     while _under(runtime).get(2, 0) < 5:
@@ -174,7 +174,7 @@ def test_a_rotation_killed_mid_way_finishes_when_run_again(
 
     assert result.exit_code == 0, result.output
     assert "finishing the rotation to master key 2" in result.output
-    assert _under(runtime) == {2: 400}
+    assert _under(runtime) == {2: 800}
     assert [k.id for k in load_keyring(settings.resolved_keyring_path).master_keys] == [1, 2]
     with runtime.db.reader() as session:
         keys = MasterKeys(load_keyring(settings.resolved_keyring_path))

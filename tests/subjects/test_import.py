@@ -428,7 +428,7 @@ def test_looking_for_people_already_held_reads_the_index_not_the_table(vault: Va
 def test_an_import_killed_mid_way_loses_nothing_and_duplicates_nobody_when_run_again(
     cli: Cli, vault: Vault, runtime: Runtime, settings: Settings, tmp_path: Path
 ) -> None:
-    total = 1500
+    total = 3000
     people = write_csv(
         tmp_path / "people.csv",
         *([f"P{n}", f"p{n}@example.com", "", "", "", "", ""] for n in range(total)),

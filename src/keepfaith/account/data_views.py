@@ -1,5 +1,5 @@
-"""My Account once signed in: the person's data in plain language, corrections, confirmation,
-and the preferences page the footer of every e-mail links to."""
+"""My Account once signed in: the person's data in plain language, corrections and confirmation.
+(Their choices are in the preference centre, `keepfaith.preferences`.)"""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from keepfaith.account import corrections
-from keepfaith.account.access import Person, require_person, runtime_of, signed_in_person
+from keepfaith.account.access import Person, require_person, runtime_of
 from keepfaith.account.present import shown, shown_message
 from keepfaith.audit.actor import Actor
 from keepfaith.mail.service import LoggedMessage, message_log
-from keepfaith.policy.labels import BASES
-from keepfaith.policy.schema import CommunicationKind, Policy
+from keepfaith.policy.schema import Policy
 from keepfaith.policy.service import policy_in_force
 from keepfaith.subjects.access import SUBJECT_ACCESS
 from keepfaith.subjects.errors import FieldError, StaleVersion, SubjectNotFound
@@ -214,26 +213,3 @@ def _plain(message: str) -> str:
         message = "cannot be used for your account; if it is yours, write to us"
     text = message[0].upper() + message[1:]
     return text if text.endswith(".") else text + "."
-
-
-@router.get("/account/preferences")
-def preferences_page(request: Request) -> Response:
-    policy = _policy(request)
-    purposes = [
-        (p.title, p.description, BASES[p.legal_basis], p.marketing)
-        for p in policy.purposes.values()
-    ]
-    communications = [
-        (c.title, c.description, c.kind is CommunicationKind.MARKETING)
-        for c in policy.communications.values()
-    ]
-    return render(
-        request,
-        "account/preferences.html",
-        {
-            "person": signed_in_person(request),
-            "policy": policy,
-            "purposes": purposes,
-            "communications": communications,
-        },
-    )

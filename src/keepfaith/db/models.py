@@ -9,6 +9,7 @@ import keepfaith.consent.models
 import keepfaith.jobs.models
 import keepfaith.mail.models
 import keepfaith.policy.models
+import keepfaith.signup.models
 import keepfaith.staff.models
 import keepfaith.subjects.models  # noqa: F401
 from keepfaith.db.base import Base

@@ -36,6 +36,8 @@ HANDLER_MODULES: tuple[str, ...] = (
     "keepfaith.mail.jobs",
     "keepfaith.account.jobs",
     "keepfaith.consent.jobs",
+    "keepfaith.preferences.jobs",
+    "keepfaith.signup.jobs",
 )
 
 MODULES_ENV = "KEEPFAITH_JOB_MODULES"

@@ -51,9 +51,16 @@ class Content:
 
 
 def render_content(
-    policy: Policy, kind: Kind, draft: Draft, *, base_url: str, default_from: str
+    policy: Policy,
+    kind: Kind,
+    draft: Draft,
+    *,
+    base_url: str,
+    default_from: str,
+    preferences_url: str | None = None,
 ) -> Content:
-    """The draft with the footer, from the kind's sender (or the configured one)."""
+    """The draft with the footer, from the kind's sender (or the configured one).
+    ``preferences_url``: the recipient's own signed preference link, if known."""
     if not draft.subject.strip() or "\n" in draft.subject or "\r" in draft.subject:
         raise ValueError("a subject line is one non-empty line")
     body_html = draft.html if draft.html is not None else html_from_text(draft.text)
@@ -61,8 +68,12 @@ def render_content(
         from_address=kind.from_address or default_from,
         from_name=sender_name(policy),
         subject=draft.subject.strip(),
-        text=draft.text.rstrip() + footer_text(policy, base_url),
-        html=_document(draft.subject, policy.language, body_html + footer_html(policy, base_url)),
+        text=draft.text.rstrip() + footer_text(policy, base_url, preferences_url),
+        html=_document(
+            draft.subject,
+            policy.language,
+            body_html + footer_html(policy, base_url, preferences_url),
+        ),
         auto_submitted=kind.system,
     )
 

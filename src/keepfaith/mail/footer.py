@@ -1,6 +1,7 @@
 """The footer every message carries, mandatory ones included: who sent it, from which postal
 address (CAN-SPAM 15 U.S.C. 7704(a)(5)(A)(iii)), and where to manage preferences (the seed
-promises "every communication")."""
+promises "every communication"): the person's own signed link when the message has a subject
+(`keepfaith.preferences.links`), else the signed-in page."""
 
 from __future__ import annotations
 
@@ -33,22 +34,22 @@ def sender_name(policy: Policy) -> str:
     return organisation.trading_name or organisation.legal_name
 
 
-def footer_text(policy: Policy, base_url: str) -> str:
+def footer_text(policy: Policy, base_url: str, preferences_url: str | None = None) -> str:
     organisation = policy.organisation
     address = ", ".join(postal_lines(organisation.postal_address.model_dump()))
     return (
         f"\n\n-- \n{organisation.legal_name}, {address}\n"
-        f"Your e-mail preferences: {base_url}{PREFERENCES_PATH}\n"
+        f"Your e-mail preferences: {preferences_url or base_url + PREFERENCES_PATH}\n"
     )
 
 
-def footer_html(policy: Policy, base_url: str) -> str:
+def footer_html(policy: Policy, base_url: str, preferences_url: str | None = None) -> str:
     from markupsafe import escape
 
     organisation = policy.organisation
     lines = [organisation.legal_name, *postal_lines(organisation.postal_address.model_dump())]
     address = "<br>".join(str(escape(line)) for line in lines)
-    link = escape(f"{base_url}{PREFERENCES_PATH}")
+    link = escape(preferences_url or f"{base_url}{PREFERENCES_PATH}")
     return (
         '<hr><p style="font-size:small;color:#555">'
         f'{address}</p><p style="font-size:small"><a href="{link}">Your e-mail preferences</a></p>'

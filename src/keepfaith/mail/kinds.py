@@ -14,11 +14,17 @@ from keepfaith.policy.schema import CommunicationKind, Policy
 SIGN_IN = "account.sign_in"
 EMAIL_CHANGED = "account.email_changed"
 TEST = "mail.test"
+CONSENT_RECEIPT = "consent.receipt"
+SIGNUP_CONFIRM = "consent.confirm"
+POLICY_CHANGE = "policy.change"
 
 SYSTEM_KINDS: dict[str, str] = {
     SIGN_IN: "Sign-in link and code for your account",
     EMAIL_CHANGED: "Notice that the e-mail address on your account changed",
     TEST: "Test message sent by an operator",
+    CONSENT_RECEIPT: "A receipt for the choices you made about your data",
+    SIGNUP_CONFIRM: "A request to confirm your sign-up",
+    POLICY_CHANGE: "Notice that our privacy policy is changing, asking you to renew consent",
 }
 
 

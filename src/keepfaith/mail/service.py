@@ -27,6 +27,7 @@ from keepfaith.mail.kinds import MailError, resolve_kind
 from keepfaith.mail.models import Message, MessageState
 from keepfaith.mail.sealing import seal_content, seal_recipient
 from keepfaith.policy.schema import Policy
+from keepfaith.preferences.links import preferences_url
 
 SEND_JOB = "mail.send"
 SEND_ATTEMPTS = 8  # with the queue's backoff: about 20 minutes of retries for a 4xx
@@ -69,7 +70,12 @@ def queue_message(
     facts = resolve_kind(policy, kind, purpose)
     recipient = checked_address(to)
     content = render_content(
-        policy, facts, draft, base_url=settings.base_url, default_from=settings.mail_from
+        policy,
+        facts,
+        draft,
+        base_url=settings.base_url,
+        default_from=settings.mail_from,
+        preferences_url=preferences_url(keyring, settings.base_url, subject_id),
     )
     message_id = uuid.uuid4()
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

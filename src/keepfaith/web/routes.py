@@ -15,6 +15,10 @@ def include_routers(app: FastAPI) -> None:
     from keepfaith.policy import api as policy_api
     from keepfaith.policy import console as policy_console
     from keepfaith.policy import views as policy_views
+    from keepfaith.preferences import console as preferences_console
+    from keepfaith.preferences import views as preferences_views
+    from keepfaith.signup import api as signup_api
+    from keepfaith.signup import views as signup_views
     from keepfaith.staff import api as staff_api
     from keepfaith.staff import views as staff_views
     from keepfaith.subjects import api as subjects_api
@@ -27,6 +31,9 @@ def include_routers(app: FastAPI) -> None:
         policy_views.router,
         account_views.router,
         account_data.router,
+        preferences_views.router,
+        signup_views.router,
+        signup_api.router,
         policy_api.router,
         staff_views.router,
         staff_api.router,
@@ -37,6 +44,7 @@ def include_routers(app: FastAPI) -> None:
         mail_views.router,
         subjects_api.router,
         subjects_console.router,
+        preferences_console.router,
         console.router,  # last: its placeholder route matches any planned console section
     ):
         app.include_router(router)
