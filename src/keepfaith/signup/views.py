@@ -163,40 +163,30 @@ def sent(request: Request) -> Response:
     return render(request, "signup/sent.html", context, headers=framable_by(policy))
 
 
-@router.get("/signup")
-def all_purposes_form(request: Request) -> Response:
-    return _form(request, None)
-
-
-@router.get("/signup/{form}")
-def some_purposes_form(request: Request, form: str) -> Response:
-    return _form(request, form)
-
-
 Email = Annotated[str, Form(max_length=320)]
 Ticked = Annotated[list[str] | None, Form(max_length=50)]
 Token = Annotated[str, Form(max_length=500)]
 
 
-@router.post("/signup")
-def all_purposes_submit(
-    request: Request,
-    email: Email = "",
-    purpose: Ticked = None,
-    form_token: Token = "",
-) -> Response:
-    return _submit(request, None, email, purpose or [], form_token)
+def _form_name(request: Request) -> str | None:
+    """``newsletter+promotions`` from ``/signup/newsletter+promotions``; None for ``/signup``."""
+    form = request.path_params.get("form")
+    return str(form) if form is not None else None
 
 
-@router.post("/signup/{form}")
-def some_purposes_submit(
-    request: Request,
-    form: str,
-    email: Email = "",
-    purpose: Ticked = None,
-    form_token: Token = "",
+def form_page(request: Request) -> Response:
+    return _form(request, _form_name(request))
+
+
+def form_submit(
+    request: Request, email: Email = "", purpose: Ticked = None, form_token: Token = ""
 ) -> Response:
-    return _submit(request, form, email, purpose or [], form_token)
+    return _submit(request, _form_name(request), email, purpose or [], form_token)
+
+
+for _path in ("/signup", "/signup/{form}"):
+    router.add_api_route(_path, form_page, methods=["GET"])
+    router.add_api_route(_path, form_submit, methods=["POST"])
 
 
 def _confirmation(request: Request, token: str) -> service.Pending | Response:
