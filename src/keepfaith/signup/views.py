@@ -25,7 +25,7 @@ from keepfaith.audit.actor import Actor
 from keepfaith.consent.gpc import gpc_requested
 from keepfaith.consent.models import ConsentSource
 from keepfaith.consent.service import Evidence, honour_gpc
-from keepfaith.consent.texts import texts_of
+from keepfaith.consent.texts import TextUnknown, shown_text, texts_of
 from keepfaith.crypto.tokens import TokenError
 from keepfaith.policy.schema import Policy
 from keepfaith.policy.service import policy_in_force, version_in_force
@@ -113,11 +113,14 @@ def _submit(
     unknown = ticked - set(offered)
     if unknown:
         raise Problem(422, "A box that is not on this form was ticked.")
-    with runtime.db.reader() as session:
-        texts = {t.purpose: t for t in form_texts(policy, version, offered)}
-    choices = [
-        service.Choice(p, version, texts[p].sha256) for p in offered if p in ticked
-    ]  # in the form's order
+    try:
+        # The words of the version the page showed (the policy may have changed since).
+        with runtime.db.reader() as session:
+            shown = [shown_text(session, version, p) for p in offered if p in ticked]
+    except TextUnknown:
+        message = "This form is out of date: check your choices and send it again."
+        return _form(request, form, errors={"form": message}, email=email, status_code=422)
+    choices = [service.Choice(t.purpose, version, t.sha256) for t in shown]  # the form's order
     evidence = Evidence.of(
         request_ip_prefix(request), request.headers.get("user-agent"), f"signup:{form or 'all'}"
     )
