@@ -23,7 +23,7 @@ from keepfaith.preferences.links import preferences_path
 from keepfaith.runtime import Runtime
 from keepfaith.subjects.service import create_subject, find_subject
 from support.browser import LiveServer, other_origin_page
-from support.mailbox import Mailbox
+from support.mailbox import Mailbox, sending_to
 
 pytestmark = pytest.mark.browser
 
@@ -33,15 +33,8 @@ SAM = "sam.sparrow@example.com"
 
 
 def smtp(runtime: Runtime, mailbox: Mailbox) -> Runtime:
-    settings = runtime.settings.model_copy(
-        update={
-            "mail_transport": "smtp",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": mailbox.port,
-            "smtp_security": "none",
-        }
-    )
-    return Runtime(settings, runtime.db, runtime.keyring)
+    sending: Runtime = sending_to(runtime, mailbox)
+    return sending
 
 
 @pytest.fixture

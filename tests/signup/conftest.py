@@ -29,7 +29,7 @@ from preferences.conftest import (  # noqa: F401 - fixtures used by this package
     run_jobs,
     text_of,
 )
-from support.mailbox import Mailbox
+from support.mailbox import Mailbox, sending_to
 
 NEW_EMAIL = "sam.sparrow@example.com"
 
@@ -88,16 +88,8 @@ def mailbox() -> Iterator[Mailbox]:
 
 @pytest.fixture
 def smtp_runtime(runtime: Runtime, mailbox: Mailbox) -> Runtime:
-    settings = runtime.settings.model_copy(
-        update={
-            "mail_transport": "smtp",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": mailbox.port,
-            "smtp_security": "none",
-            "smtp_timeout": 5.0,
-        }
-    )
-    return Runtime(settings, runtime.db, runtime.keyring)
+    sending: Runtime = sending_to(runtime, mailbox)
+    return sending
 
 
 @pytest.fixture

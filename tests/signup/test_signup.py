@@ -265,3 +265,24 @@ def test_nothing_personal_is_kept_in_the_clear(
         jobs = session.query(Job).all()
     assert all(NEW_EMAIL not in str(j.payload) for j in jobs)
     assert isinstance(row, SignupRequest)
+
+
+def test_a_form_opened_before_a_new_version_records_the_words_it_showed(
+    client: TestClient, runtime: Runtime, marketplace: Policy
+) -> None:
+    from keepfaith.policy.service import publish
+    from keepfaith.policy.starters import starter_text
+
+    page = client.get("/signup/newsletter")
+    reworded = starter_text("marketplace").replace(
+        "title: The GigPros Newsletter", "title: The GigPros Letter", 1
+    )
+    with runtime.db.transaction() as session:
+        assert not publish(session, reworded, source_name="m.yaml", published_by="test").material
+    data = {"email": NEW_EMAIL, "purpose": ["newsletter"], "form_token": form_token(page.text)}
+    assert client.post("/signup/newsletter", data=data, follow_redirects=False).status_code == 303
+    run_jobs(runtime)
+    [requested] = events(runtime)
+    assert requested.policy_version == 1
+    assert requested.text_sha256 == texts_of(marketplace, 1)["newsletter"].sha256
+    assert "The GigPros Letter" in client.get("/signup/newsletter").text  # new pages: v2

@@ -115,3 +115,19 @@ def sign_in_link(text: str) -> str:
     found = re.search(r"https?://\S+/account/sign-in/\S+", text)
     assert found, "no sign-in link in the message"
     return found.group(0)
+
+
+def sending_to(runtime: Any, mailbox: Mailbox) -> Any:
+    """``runtime`` with its mail going by SMTP to ``mailbox`` (a `keepfaith.runtime.Runtime`)."""
+    from keepfaith.runtime import Runtime
+
+    settings = runtime.settings.model_copy(
+        update={
+            "mail_transport": "smtp",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": mailbox.port,
+            "smtp_security": "none",
+            "smtp_timeout": 5.0,
+        }
+    )
+    return Runtime(settings, runtime.db, runtime.keyring)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy import Connection, Dialect, Table, bindparam, func
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -81,3 +82,22 @@ def _convert(
     distinct = {id(v): v for v in values if v is not None}  # lists: often one shared object
     by_id = {key: process(v) for key, v in distinct.items()}
     return [None if v is None else by_id[id(v)] for v in values]
+
+
+def wanted_values(session: Session, column: Any, values: Sequence[Any]) -> tuple[Any, Any]:
+    """A FROM clause of ``values`` and the condition joining ``column`` to it: a batch's worth
+    of lookups by key.
+
+    On PostgreSQL the values are one array parameter, unnested and joined. An IN list of a
+    thousand parameters, or ``= ANY`` of an array, gets a generic plan once psycopg prepares
+    the statement (its fifth run) that reads every entry of the index (seconds a batch); the
+    join stays a lookup per value. SQLite plans ``IN`` as lookups anyway.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return None, column.in_(list(values))
+    wanted = (
+        func.unnest(bindparam(None, list(values), type_=ARRAY(column.type)))
+        .table_valued("value")
+        .render_derived(name="wanted")
+    )
+    return wanted, column == wanted.c.value

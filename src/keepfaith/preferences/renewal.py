@@ -24,7 +24,7 @@ from keepfaith.consent.models import ConsentState, ConsentStatus
 from keepfaith.consent.renewal import affected_purposes, renewals_for
 from keepfaith.policy.models import PolicyVersion
 from keepfaith.policy.schema import Policy
-from keepfaith.policy.service import get_version, latest_version, policy_for
+from keepfaith.policy.service import get_version, policy_for
 from keepfaith.subjects.models import Subject, SubjectStatus
 
 
@@ -46,17 +46,21 @@ _cache: dict[uuid.UUID, dict[str, MaterialChange]] = {}
 def material_changes(session: Session) -> dict[str, MaterialChange]:
     """By purpose: the newest material change that asks for fresh consent (in force or
     upcoming). Published versions never change, so this is computed once per newest version."""
-    newest = latest_version(session)
-    if newest is None:
+    # Every page view asks: one indexed read of an id, the versions only on a new one.
+    newest_id = session.scalar(
+        select(PolicyVersion.id).order_by(PolicyVersion.number.desc()).limit(1)
+    )
+    if newest_id is None:
         return {}
     with _lock:
-        hit = _cache.get(newest.id)
+        hit = _cache.get(newest_id)
     if hit is not None:
         return hit
-    found = _compute(session, newest)
+    newest = session.get(PolicyVersion, newest_id)
+    found = _compute(session, newest) if newest is not None else {}
     with _lock:
         _cache.clear()  # only the newest version's answer is ever asked for
-        _cache[newest.id] = found
+        _cache[newest_id] = found
     return found
 
 

@@ -13,8 +13,9 @@ browser: it can only ever opt out, and scanners do not send it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -176,6 +177,30 @@ def preferences_page(request: Request) -> Response:
     return _page(request, visit)
 
 
+T = TypeVar("T")
+
+
+def _change(
+    request: Request, act: Callable[[Session, Policy, Visit], T]
+) -> tuple[Visit, T] | Response:
+    """Run one change for whoever the page is for, in one transaction (a ``Sec-GPC: 1`` the
+    request carries first); the refusal or error page instead when it cannot be done."""
+    try:
+        visit = _visit(request)
+    except Refused as refusal:
+        return _refused(request, refusal)
+    try:
+        with runtime_of(request).db.transaction() as session:
+            policy, _ = _policy(session)
+            _honour_gpc(session, policy, request, visit)
+            return visit, act(session, policy, visit)
+    except ConsentRefused as exc:
+        about = str(request.path_params.get("purpose", ""))
+        return _page(request, visit, error=(about, _sentence(exc.message)), status_code=422)
+    except SubjectNotFound:
+        return _refused(request, Refused(410, GONE))
+
+
 def change_purpose(
     request: Request,
     purpose: str,
@@ -183,92 +208,76 @@ def change_purpose(
     policy_version: Annotated[int | None, Form(ge=1)] = None,
     text_sha256: Annotated[str | None, Form(max_length=64)] = None,
 ) -> Response:
-    try:
-        visit = _visit(request)
-    except Refused as refusal:
-        return _refused(request, refusal)
-    runtime = runtime_of(request)
-    try:
-        with runtime.db.transaction() as session:
-            policy, _ = _policy(session)
-            _honour_gpc(session, policy, request, visit)
-            result = choose(
-                session,
-                policy,
-                visit.subject_id,
-                purpose,
-                action,
-                source=visit.source,
-                policy_version=policy_version,
-                text_sha256=text_sha256,
-                evidence=_evidence(request),
-            )
-    except ConsentRefused as exc:
-        return _page(request, visit, error=(purpose, _sentence(exc.message)), status_code=422)
-    except SubjectNotFound:
-        return _refused(request, Refused(410, GONE))
-    outcome = "saved" if result.recorded else "unchanged"
+    def act(session: Session, policy: Policy, visit: Visit) -> bool:
+        result = choose(
+            session,
+            policy,
+            visit.subject_id,
+            purpose,
+            action,
+            source=visit.source,
+            policy_version=policy_version,
+            text_sha256=text_sha256,
+            evidence=_evidence(request),
+        )
+        return result.recorded
+
+    done = _change(request, act)
+    if isinstance(done, Response):
+        return done
+    visit, recorded = done
+    outcome = "saved" if recorded else "unchanged"
     return RedirectResponse(f"{visit.base}?{outcome}={purpose}#purpose-{purpose}", 303)
 
 
 def object_to_all(request: Request) -> Response:
+    def act(session: Session, policy: Policy, visit: Visit) -> list[str]:
+        return object_to_all_marketing(
+            session, policy, visit.subject_id, source=visit.source, evidence=_evidence(request)
+        )
+
+    done = _change(request, act)
+    if isinstance(done, Response):
+        return done
+    return RedirectResponse(f"{done[0].base}?saved=marketing#marketing", 303)
+
+
+def _receipt(request: Request) -> tuple[Visit, dict[str, Any]] | Response:
+    """Whose receipt, and the receipt; or the refusal page."""
+    runtime = runtime_of(request)
     try:
         visit = _visit(request)
-    except Refused as refusal:
-        return _refused(request, refusal)
-    runtime = runtime_of(request)
-    try:
         with runtime.db.transaction() as session:
             policy, _ = _policy(session)
-            _honour_gpc(session, policy, request, visit)
-            object_to_all_marketing(
-                session, policy, visit.subject_id, source=visit.source, evidence=_evidence(request)
+            document = consent_receipt(
+                session,
+                policy,
+                visit.subject_id,
+                actor=Actor.subject(visit.subject_id),
+                base_url=runtime.settings.base_url,
             )
+    except Refused as refusal:
+        return _refused(request, refusal)
     except SubjectNotFound:
         return _refused(request, Refused(410, GONE))
-    return RedirectResponse(f"{visit.base}?saved=marketing#marketing", 303)
-
-
-def _receipt(request: Request, visit: Visit) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    with runtime.db.transaction() as session:
-        policy, _ = _policy(session)
-        return consent_receipt(
-            session,
-            policy,
-            visit.subject_id,
-            actor=Actor.subject(visit.subject_id),
-            base_url=runtime.settings.base_url,
-        )
+    return visit, document
 
 
 def receipt_page(request: Request) -> Response:
-    try:
-        visit = _visit(request)
-        document = _receipt(request, visit)
-    except Refused as refusal:
-        return _refused(request, refusal)
-    except SubjectNotFound:
-        return _refused(request, Refused(410, GONE))
+    found = _receipt(request)
+    if isinstance(found, Response):
+        return found
+    visit, document = found
     context = {"fragment": receipt_html(document), "base": visit.base, "person": visit.person}
     return render(request, "preferences/receipt.html", context, headers=NO_REFERRER)
 
 
 def receipt_json(request: Request) -> Response:
-    try:
-        visit = _visit(request)
-        document = _receipt(request, visit)
-    except Refused as refusal:
-        return _refused(request, refusal)
-    except SubjectNotFound:
-        return _refused(request, Refused(410, GONE))
-    return JSONResponse(
-        document,
-        headers={
-            **NO_REFERRER,
-            "Content-Disposition": 'attachment; filename="consent-receipt.json"',
-        },
-    )
+    found = _receipt(request)
+    if isinstance(found, Response):
+        return found
+    headers = {**NO_REFERRER, "Content-Disposition": 'attachment; filename="consent-receipt.json"'}
+    return JSONResponse(found[1], headers=headers)
 
 
 def _sentence(message: str) -> str:

@@ -25,7 +25,7 @@ from keepfaith.audit.actor import Actor
 from keepfaith.consent.gpc import gpc_requested
 from keepfaith.consent.models import ConsentSource
 from keepfaith.consent.service import Evidence, honour_gpc
-from keepfaith.consent.texts import texts_of
+from keepfaith.consent.texts import TextUnknown, shown_text, texts_of
 from keepfaith.crypto.tokens import TokenError
 from keepfaith.policy.schema import Policy
 from keepfaith.policy.service import policy_in_force, version_in_force
@@ -113,11 +113,14 @@ def _submit(
     unknown = ticked - set(offered)
     if unknown:
         raise Problem(422, "A box that is not on this form was ticked.")
-    with runtime.db.reader() as session:
-        texts = {t.purpose: t for t in form_texts(policy, version, offered)}
-    choices = [
-        service.Choice(p, version, texts[p].sha256) for p in offered if p in ticked
-    ]  # in the form's order
+    try:
+        # The words of the version the page showed (the policy may have changed since).
+        with runtime.db.reader() as session:
+            shown = [shown_text(session, version, p) for p in offered if p in ticked]
+    except TextUnknown:
+        message = "This form is out of date: check your choices and send it again."
+        return _form(request, form, errors={"form": message}, email=email, status_code=422)
+    choices = [service.Choice(t.purpose, version, t.sha256) for t in shown]  # the form's order
     evidence = Evidence.of(
         request_ip_prefix(request), request.headers.get("user-agent"), f"signup:{form or 'all'}"
     )
@@ -163,40 +166,30 @@ def sent(request: Request) -> Response:
     return render(request, "signup/sent.html", context, headers=framable_by(policy))
 
 
-@router.get("/signup")
-def all_purposes_form(request: Request) -> Response:
-    return _form(request, None)
-
-
-@router.get("/signup/{form}")
-def some_purposes_form(request: Request, form: str) -> Response:
-    return _form(request, form)
-
-
 Email = Annotated[str, Form(max_length=320)]
 Ticked = Annotated[list[str] | None, Form(max_length=50)]
 Token = Annotated[str, Form(max_length=500)]
 
 
-@router.post("/signup")
-def all_purposes_submit(
-    request: Request,
-    email: Email = "",
-    purpose: Ticked = None,
-    form_token: Token = "",
-) -> Response:
-    return _submit(request, None, email, purpose or [], form_token)
+def _form_name(request: Request) -> str | None:
+    """``newsletter+promotions`` from ``/signup/newsletter+promotions``; None for ``/signup``."""
+    form = request.path_params.get("form")
+    return str(form) if form is not None else None
 
 
-@router.post("/signup/{form}")
-def some_purposes_submit(
-    request: Request,
-    form: str,
-    email: Email = "",
-    purpose: Ticked = None,
-    form_token: Token = "",
+def form_page(request: Request) -> Response:
+    return _form(request, _form_name(request))
+
+
+def form_submit(
+    request: Request, email: Email = "", purpose: Ticked = None, form_token: Token = ""
 ) -> Response:
-    return _submit(request, form, email, purpose or [], form_token)
+    return _submit(request, _form_name(request), email, purpose or [], form_token)
+
+
+for _path in ("/signup", "/signup/{form}"):
+    router.add_api_route(_path, form_page, methods=["GET"])
+    router.add_api_route(_path, form_submit, methods=["POST"])
 
 
 def _confirmation(request: Request, token: str) -> service.Pending | Response:

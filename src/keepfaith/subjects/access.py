@@ -42,8 +42,7 @@ def check_purpose(policy: Policy, actor: Actor, purpose: str) -> None:
             purpose, f"{SUBJECT_ACCESS} is the person's own access; staff name a policy purpose"
         )
     if purpose not in policy.purposes:
-        # Not repeated back: it is free text from the caller and could be anything.
-        raise PurposeRefused(purpose, "the purpose given is not in the policy in force")
+        raise PurposeRefused(purpose, f"purpose {purpose!r} is not in the policy in force")
     if not actor.all_categories and purpose not in actor.purposes:
         raise PurposeRefused(
             purpose, f"role {actor.role or actor.kind.value!r} may not act for purpose {purpose!r}"

@@ -43,7 +43,7 @@ from keepfaith.subjects.payloads import (
     summary_out,
 )
 from keepfaith.subjects.search import search_subject
-from keepfaith.subjects.web import actor_of, policy_needed
+from keepfaith.subjects.web import actor_of, policy_needed, purpose_refusal
 from keepfaith.web.errors import Problem
 
 router = APIRouter(prefix="/api/v1/subjects", tags=["subjects"])
@@ -100,7 +100,8 @@ def _refusals(*, precondition: bool = False) -> Iterator[None]:
             ],
         ) from None
     except PurposeRefused as exc:
-        raise Problem(403, str(exc), errors=[{"field": "purpose", "detail": str(exc)}]) from None
+        detail = purpose_refusal(exc)
+        raise Problem(403, detail, errors=[{"field": "purpose", "detail": detail}]) from None
     except SubjectNotFound as exc:
         raise Problem(404, str(exc)) from None
     except StaleVersion as exc:

@@ -39,7 +39,7 @@ from keepfaith.subjects.forms import (
 )
 from keepfaith.subjects.models import DataSource, SubjectKind, SubjectStatus
 from keepfaith.subjects.search import search_subject
-from keepfaith.subjects.web import actor_of, policy_needed, purposes_for
+from keepfaith.subjects.web import actor_of, policy_needed, purpose_refusal, purposes_for
 from keepfaith.web.errors import Problem
 from keepfaith.web.templates import render
 
@@ -229,7 +229,7 @@ def _subject_page(
     except SubjectNotFound as exc:
         raise Problem(404, str(exc)) from None
     except PurposeRefused as exc:
-        raise Problem(403, sentence(str(exc))) from None
+        raise Problem(403, sentence(purpose_refusal(exc))) from None
     may_edit = view is not None and principal.can(Capability.SUBJECTS_EDIT)
     fields = editable_fields(policy, None if principal.all_categories else principal.categories)
     return render(

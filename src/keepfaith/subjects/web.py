@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.orm import Session
 
 from keepfaith.audit.actor import Actor, ActorKind
-from keepfaith.policy.schema import Policy
+from keepfaith.policy.schema import SLUG, Policy
 from keepfaith.policy.service import policy_in_force
 from keepfaith.staff.access import Principal
+from keepfaith.subjects.errors import PurposeRefused
 from keepfaith.web.errors import Problem
 
+_PURPOSE_SHAPE = re.compile(SLUG)
 NO_POLICY = (
     "No policy is in force yet, so no data categories are defined: publish one "
     "(keepfaith policy publish) before recording personal data."
@@ -40,3 +44,11 @@ def policy_needed(session: Session) -> Policy:
 def purposes_for(policy: Policy, principal: Principal) -> list[str]:
     """The policy's purposes this caller may state for a read, in the policy's order."""
     return [p for p in policy.purposes if principal.all_categories or p in principal.purposes]
+
+
+def purpose_refusal(exc: PurposeRefused) -> str:
+    """Why a purpose was refused, for a response: a purpose is named back only if it is shaped
+    like one (``support``); anything else a caller put there (an address, say) is not."""
+    if _PURPOSE_SHAPE.match(exc.purpose):
+        return str(exc)
+    return "the purpose given is not in the policy in force"
