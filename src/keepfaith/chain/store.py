@@ -13,7 +13,6 @@ from types import SimpleNamespace
 from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from keepfaith.chain import link_hash
@@ -62,29 +61,56 @@ def lock_stream(session: Session, stream: str) -> None:
 
 
 def append(session: Session, model: type[R], stream: str, fields: dict[str, Any]) -> R:
-    """Add a record at the head of ``stream``, in the caller's transaction."""
+    """Add a record at the head of ``stream``, in the caller's transaction.
+
+    One Core ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` (no ORM unit of work, no
+    savepoint); the record returned is built from the stored values and is not in the session.
+    """
     lock_stream(session, stream)
+    session.flush()  # whatever the caller has pending (a new person) goes first
+    connection = session.connection()
+    table = model.__table__  # type: ignore[attr-defined]
+    insert = _insert_for(connection.dialect.name)
     for _ in range(RETRIES):
-        head = session.execute(
-            select(_col(model, "seq"), _col(model, "hash"))
-            .where(_col(model, "stream") == stream)
-            .order_by(_col(model, "seq").desc())
+        head = connection.execute(
+            select(table.c.seq, table.c.hash)
+            .where(table.c.stream == stream)
+            .order_by(table.c.seq.desc())
             .limit(1)
         ).first()
         seq, prev_hash = (head[0] + 1, head[1]) if head else (1, None)
-        make: Callable[..., R] = model
-        record = make(stream=stream, seq=seq, prev_hash=prev_hash, hash=b"", **fields)
-        record.hash = link_hash(prev_hash, record.chained_fields())
-        try:
-            # Another transaction may take this seq first (two writers for one person); then
-            # read the new head and try again. Writers for different streams never meet here.
-            with session.begin_nested():
-                session.add(record)
-                session.flush()
-        except IntegrityError:
+        row = _linked(model, stream, seq, prev_hash, fields)
+        # Another transaction may take this seq first (two writers for one person); then
+        # nothing is inserted: read the new head and try again. Writers for different streams
+        # never meet here.
+        new_id = connection.execute(
+            insert(table).values(row).on_conflict_do_nothing().returning(table.c.id)
+        ).scalar()
+        if new_id is None:
             continue
-        return record
+        make: Callable[..., R] = model
+        return make(id=new_id, **row)
     raise RuntimeError(f"could not append to stream {stream} after {RETRIES} attempts")
+
+
+def _insert_for(dialect: str) -> Callable[[Any], Any]:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def _linked(
+    model: type[ChainedRecord],
+    stream: str,
+    seq: int,
+    prev_hash: bytes | None,
+    fields: dict[str, Any],
+) -> dict[str, Any]:
+    """The row for ``fields`` at ``seq`` of ``stream`` after ``prev_hash``, with its hash,
+    computed without an ORM object (``chained_fields`` is called on a plain namespace)."""
+    row = {"stream": stream, "seq": seq, "prev_hash": prev_hash, **fields}
+    row["hash"] = link_hash(prev_hash, model.chained_fields(cast(Any, SimpleNamespace(**row))))
+    return row
 
 
 HEADS_CHUNK = 500
@@ -110,11 +136,9 @@ def append_many(session: Session, model: type[R], records: list[tuple[str, dict[
         )
     heads = _heads(session, model, streams)
     rows = []
-    chained = model.chained_fields  # called on plain namespaces: no ORM objects for bulk rows
     for stream, fields in records:
         seq, prev_hash = heads.get(stream, (0, None))
-        row = {"stream": stream, "seq": seq + 1, "prev_hash": prev_hash, **fields}
-        row["hash"] = link_hash(prev_hash, chained(cast(R, SimpleNamespace(**row))))
+        row = _linked(model, stream, seq + 1, prev_hash, fields)
         heads[stream] = (seq + 1, row["hash"])
         rows.append(row)
     insert_rows(session, model.__table__, rows)  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from keepfaith.audit.actor import Actor
@@ -253,15 +253,24 @@ def version_in_force(session: Session, at: datetime | None = None) -> PolicyVers
 
 def policy_in_force(session: Session, at: datetime | None = None) -> Policy | None:
     """The parsed policy in force. One indexed read of an id; parsing is cached per version."""
+    version_id = session.scalar(in_force_id(at))
+    return None if version_id is None else policy_by_id(session, version_id)
+
+
+def in_force_id(at: datetime | None = None) -> Select[UUID]:
+    """The query for the id of the version in force at ``at`` (now): to read it together with
+    something else (``.scalar_subquery()``) and pass the id to `policy_by_id`."""
     at = _require_aware(at or utcnow(), "at")
-    version_id = session.scalar(
+    return (
         select(PolicyVersion.id)
         .where(PolicyVersion.effective_at <= at)
         .order_by(PolicyVersion.effective_at.desc(), PolicyVersion.number.desc())
         .limit(1)
     )
-    if version_id is None:
-        return None
+
+
+def policy_by_id(session: Session, version_id: UUID) -> Policy:
+    """The parsed policy of the version ``version_id`` (cached: versions never change)."""
     cached = _cached(version_id)
     if cached is not None:
         return cached

@@ -20,7 +20,7 @@ import secrets
 import string
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -29,7 +29,7 @@ from keepfaith.audit.actor import Actor, ActorKind
 from keepfaith.audit.service import record
 from keepfaith.clock import utcnow
 from keepfaith.policy.schema import Policy
-from keepfaith.policy.service import policy_in_force
+from keepfaith.policy.service import in_force_id, policy_by_id
 from keepfaith.runtime import Runtime
 from keepfaith.staff.management import check_may_give
 from keepfaith.staff.models import ApiKey
@@ -193,14 +193,27 @@ def principal_for_key(runtime: Runtime, credential: str) -> Principal | None:
         return None
     now = utcnow()
     with runtime.db.reader() as session:
-        row = session.scalar(select(ApiKey).where(ApiKey.prefix == match.group(1)))
+        # The key and the id of the policy in force, in one statement.
+        row = session.execute(
+            select(
+                ApiKey.id,
+                ApiKey.name,
+                ApiKey.role,
+                ApiKey.secret_hash,
+                ApiKey.revoked_at,
+                ApiKey.expires_at,
+                ApiKey.last_used_at,
+                in_force_id(now).scalar_subquery().label("policy_id"),
+            ).where(ApiKey.prefix == match.group(1))
+        ).first()
         # The digest is compared even when no row matched, so both answers take as long.
         stored = row.secret_hash if row is not None else "0" * 64
         if not hmac.compare_digest(stored, _digest(credential)) or row is None:
             return None
-        if key_state(row, now) != "active":
+        if key_state(cast(ApiKey, row), now) != "active":
             return None
-        grant = grant_for(policy_in_force(session), row.role)
+        policy = None if row.policy_id is None else policy_by_id(session, row.policy_id)
+        grant = grant_for(policy, row.role)
         stale = row.last_used_at is None or now - row.last_used_at >= LAST_USED_INTERVAL
     if stale:
         _mark_used(runtime, row.id, now)
