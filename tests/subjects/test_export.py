@@ -116,7 +116,7 @@ def test_export_refuses_an_unknown_purpose_and_an_existing_file(
     )
 
     assert unknown.exit_code == 2
-    assert "--purpose: the purpose given is not in the policy in force" in unknown.output
+    assert "--purpose: purpose 'curiosity' is not in the policy in force" in unknown.output
     assert not out.exists()
     assert not [e for e in vault.trail(jane) if e.action == "subject.exported"]
 
