@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from jobs_throughput import drop_database, fresh_database
+import scratchdb
 from sqlalchemy import insert
 
 from keepfaith.chain.store import verify
@@ -219,7 +219,7 @@ def bench_saves(
 
 
 def run(backend: str, args: argparse.Namespace, folder: Path) -> None:
-    db, url = fresh_database(backend, folder, args.pg_url)
+    db, url = scratchdb.create(backend, folder, args.pg_url)
     try:
         ring = generate_keyring()
         write_keyring(ring, folder / "keyring.json")
@@ -264,7 +264,7 @@ def run(backend: str, args: argparse.Namespace, folder: Path) -> None:
             flush=True,
         )
     finally:
-        drop_database(backend, db, args.pg_url)
+        scratchdb.drop(backend, db, args.pg_url)
 
 
 def main() -> int:
