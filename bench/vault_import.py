@@ -24,16 +24,17 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, make_url, select, text
+import scratchdb
+from sqlalchemy import func, select
 
 from keepfaith.audit.actor import Actor
-from keepfaith.crypto.keyring import generate_keyring, write_keyring
-from keepfaith.db import migrate
+from keepfaith.crypto.keyring import Keyring, generate_keyring, write_keyring
 from keepfaith.db.engine import Database
+from keepfaith.policy.schema import Policy
 from keepfaith.policy.service import policy_in_force, publish
 from keepfaith.policy.starters import starter_text
 from keepfaith.runtime import bind_keyring
-from keepfaith.subjects.importer import Importer
+from keepfaith.subjects.importer import BATCH, Importer
 from keepfaith.subjects.importfile import ImportFormat, read_rows
 from keepfaith.subjects.models import PersonalDatum, Subject
 
@@ -70,47 +71,25 @@ def write_people(path: Path, count: int) -> None:
             )
 
 
-def fresh_database(backend: str, folder: Path, pg_url: str) -> Database:
-    if backend == "sqlite":
-        url = f"sqlite:///{folder / f'bench-{uuid.uuid4().hex[:8]}.db'}"
-    else:
-        name = f"keepfaith_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(
-            make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    db = Database(url, synchronous="NORMAL")
-    migrate.upgrade(db)
-    return db
-
-
-def drop_database(backend: str, db: Database, pg_url: str) -> None:
-    db.dispose()
-    if backend == "postgresql":
-        admin = create_engine(
-            make_url(pg_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{db.url.database}" WITH (FORCE)'))
-        admin.dispose()
+def installation(db: Database, folder: Path) -> tuple[Keyring, Policy]:
+    """A keyring bound to ``db`` and the example marketplace policy in force."""
+    ring = generate_keyring()
+    write_keyring(ring, folder / f"keyring-{uuid.uuid4().hex[:8]}.json")
+    bind_keyring(db, ring)
+    with db.transaction() as session:
+        publish(session, starter_text("marketplace"), source_name="m.yaml", published_by="b")
+        policy = policy_in_force(session)
+    assert policy is not None
+    return ring, policy
 
 
 def run_once(
-    backend: str, csv_path: Path, people: int, folder: Path, pg_url: str
+    backend: str, csv_path: Path, people: int, folder: Path, pg_url: str, batch: int = BATCH
 ) -> tuple[float, float]:
-    db = fresh_database(backend, folder, pg_url)
+    db = scratchdb.create(backend, folder, pg_url, synchronous="NORMAL")[0]
     try:
-        ring = generate_keyring()
-        write_keyring(ring, folder / f"keyring-{uuid.uuid4().hex[:8]}.json")
-        bind_keyring(db, ring)
-        with db.transaction() as session:
-            publish(session, starter_text("marketplace"), source_name="m.yaml", published_by="b")
-            policy = policy_in_force(session)
-        assert policy is not None
-        importer = Importer(db, ring, policy, Actor.cli(), "benchmark")
+        ring, policy = installation(db, folder)
+        importer = Importer(db, ring, policy, Actor.cli(), "benchmark", batch_size=batch)
         started, cpu = time.perf_counter(), time.process_time()
         report = importer.run(read_rows(csv_path, ImportFormat.CSV, policy))
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -123,16 +102,19 @@ def run_once(
             raise RuntimeError(f"{subjects} subjects and {held} values after the import")
         return people / elapsed, people / cpu
     finally:
-        drop_database(backend, db, pg_url)
+        scratchdb.drop(backend, db, pg_url)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=BATCH, help="rows per transaction")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
-    parser.add_argument("--profile", action="store_true", help="one SQLite run under cProfile")
+    parser.add_argument(
+        "--profile", choices=["sqlite", "postgresql"], help="one run under cProfile, no table"
+    )
     args = parser.parse_args()
     backends = ["sqlite"] if args.no_pg else ["sqlite", "postgresql"]
     with tempfile.TemporaryDirectory() as scratch:
@@ -144,10 +126,13 @@ def main() -> int:
             import pstats
 
             with cProfile.Profile() as profile:
-                run_once("sqlite", csv_path, args.people, folder, args.pg_url)
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+                run_once(args.profile, csv_path, args.people, folder, args.pg_url, args.batch_size)
+            pstats.Stats(profile).sort_stats("tottime").print_stats(40)
             return 0
-        print(f"{args.people} people x 5 categories, {args.runs} runs, {os.cpu_count()} CPU cores")
+        print(
+            f"{args.people} people x 5 categories, {args.runs} runs, batches of "
+            f"{args.batch_size}, {os.cpu_count()} CPU cores"
+        )
         print("people/s over wall-clock time; 'per CPU s': over this process's CPU time, which")
         print("a machine busy with other work does not change (the database server's is not in it)")
         print(
@@ -155,7 +140,7 @@ def main() -> int:
         )
         for backend in backends:
             runs = [
-                run_once(backend, csv_path, args.people, folder, args.pg_url)
+                run_once(backend, csv_path, args.people, folder, args.pg_url, args.batch_size)
                 for _ in range(args.runs)
             ]
             rates = [wall for wall, _ in runs]

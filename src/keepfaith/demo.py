@@ -2,12 +2,62 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
+from keepfaith.audit.actor import Actor
+from keepfaith.policy.schema import Policy
 from keepfaith.policy.service import list_versions, policy_in_force, publish
 from keepfaith.policy.starters import starter_path, starter_text
 from keepfaith.runtime import Runtime
 from keepfaith.staff.service import create_staff, find_staff, reset_password
+from keepfaith.subjects.service import count_subjects, create_subject
 
 DEMO_OWNER = "owner@demo.example.com"
+
+# Fictional people for the tour (example.com addresses never reach anyone).
+DEMO_PEOPLE: tuple[dict[str, object], ...] = (
+    {
+        "user.name": "Jane Doe",
+        "user.contact.email": "jane@demo.example.com",
+        "user.contact.phone": "+1 415 555 0100",
+        "user.account.username": "janeplays",
+        "user.content.profile": "Session bassist, fretless and upright; Bay Area.",
+    },
+    {
+        "user.name": "Sam Rivera",
+        "user.contact.email": "sam@demo.example.com",
+        "user.contact.address": {
+            "street": "12 Harbor Way",
+            "locality": "Oakland",
+            "region": "CA",
+            "postal_code": "94607",
+            "country": "US",
+        },
+        "user.financial.payment_reference": "ch_demo_0001",
+    },
+    {
+        "user.name": "Lee Chen",
+        "user.contact.email": "lee@demo.example.com",
+        "user.preferences.interests": "jazz, studio sessions",
+    },
+)
+
+
+def _demo_people(session: Session, runtime: Runtime, policy: Policy) -> None:
+    """A few fictional people, so the console's People pages and My Account have someone."""
+    if count_subjects(session):
+        return
+    for data in DEMO_PEOPLE:
+        usable = {key: value for key, value in data.items() if key in policy.data_categories}
+        create_subject(
+            session,
+            runtime.keyring,
+            policy,
+            kind="customer",
+            data=usable,
+            source="import",
+            actor=Actor.system("demo"),
+        )
 
 
 def prepare_demo(runtime: Runtime) -> list[str]:
@@ -23,6 +73,8 @@ def prepare_demo(runtime: Runtime) -> list[str]:
                 published_by="demo",
             )
         policy = policy_in_force(session)
+        if policy is not None and published_now:
+            _demo_people(session, runtime, policy)
         owner = find_staff(session, DEMO_OWNER)
         if owner is None:
             owner, password = create_staff(
@@ -41,7 +93,8 @@ def prepare_demo(runtime: Runtime) -> list[str]:
         f"  data folder     {runtime.settings.data_dir.resolve()}",
         f"  policy          {policy_line}",
         f"  privacy notice  {base}/privacy",
-        f"  your account    {base}/account   (people see and correct their data)",
+        f"  your account    {base}/account   (people see and correct their data;",
+        f"                  try {DEMO_PEOPLE[0]['user.contact.email']})",
         f"  API reference   {base}/api/docs",
         f"  console         {base}/console",
         f"    sign in as    {DEMO_OWNER}",

@@ -10,13 +10,18 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
+from keepfaith.account import signin
+from keepfaith.account.models import SignInRequest
 from keepfaith.audit.actor import Actor
 from keepfaith.audit.models import AuditEvent
+from keepfaith.clock import utcnow
 from keepfaith.config import Settings
 from keepfaith.crypto import aead
 from keepfaith.crypto.envelope import DataKey, MasterKeys
 from keepfaith.crypto.keyring import keyring_lock, load_keyring
 from keepfaith.keys.rotation import begin_rotation
+from keepfaith.mail import sealing
+from keepfaith.mail.models import Message
 from keepfaith.runtime import Runtime, open_runtime
 from keepfaith.staff import totp
 from keepfaith.staff.models import StaffMember
@@ -92,7 +97,7 @@ def test_rotate_rewraps_every_data_key_and_never_touches_values(
 
     assert result.exit_code == 0, result.output
     assert "added master key 2, now active" in result.output
-    assert "5 data keys re-wrapped, 1 secrets sealed again" in result.output
+    assert "5 data keys re-wrapped, 1 sealed values sealed again" in result.output
     assert "Back up the keyring file now" in result.output
     assert _under(runtime) == {2: 5}
     assert _ciphertexts(runtime) == before  # values are never re-encrypted
@@ -153,7 +158,7 @@ def test_a_crash_between_adding_the_key_and_rewrapping_leaves_a_usable_installat
 def test_a_rotation_killed_mid_way_finishes_when_run_again(
     cli: Cli, vault: Vault, runtime: Runtime, settings: Settings
 ) -> None:
-    people = _many(runtime, 400)
+    people = _many(runtime, 800)
     process = spawn(settings, "keys", "rotate", "--batch-size", "1")
     deadline = time.monotonic() + 60
     while _under(runtime).get(2, 0) < 5:
@@ -169,7 +174,7 @@ def test_a_rotation_killed_mid_way_finishes_when_run_again(
 
     assert result.exit_code == 0, result.output
     assert "finishing the rotation to master key 2" in result.output
-    assert _under(runtime) == {2: 400}
+    assert _under(runtime) == {2: 800}
     assert [k.id for k in load_keyring(settings.resolved_keyring_path).master_keys] == [1, 2]
     with runtime.db.reader() as session:
         keys = MasterKeys(load_keyring(settings.resolved_keyring_path))
@@ -192,7 +197,7 @@ def test_retire_refuses_while_the_key_is_in_use_then_removes_it_from_the_file(
     begin_rotation(runtime.db, path, load_keyring(path), actor=Actor.cli())
     in_use = cli("keys", "retire", "1")
     assert in_use.exit_code == 2
-    assert "still protects 1 data keys or secrets" in in_use.output
+    assert "still protects 1 data keys or sealed values" in in_use.output
     assert [k.id for k in load_keyring(path).master_keys] == [1, 2]
 
     assert cli("keys", "rotate").exit_code == 0
@@ -231,7 +236,7 @@ def test_status_lists_each_key_and_what_it_protects(
         "data",
         "keys",
         "sealed",
-        "secrets",
+        "values",
     ]
     assert lines[2].split()[:2] == ["1", "old"] and lines[2].split()[-2:] == ["2", "0"]
     assert lines[3].split()[:2] == ["2", "active"] and lines[3].split()[-2:] == ["0", "0"]
@@ -258,8 +263,47 @@ def test_losing_the_keyring_after_a_rotation_fails_loudly_and_creates_nothing(
     path: Path = settings.resolved_keyring_path
     path.unlink()
 
-    for command in (("keys", "status"), ("keys", "rotate"), ("keys", "retire", "1")):
+    export = ("subjects", "export", "--purpose", "account", "--reason", "backup")
+    for command in (("keys", "status"), ("keys", "rotate"), ("keys", "retire", "1"), export):
         result = cli(*command)
         assert result.exit_code == 2, command
         assert "is missing, but the database holds data encrypted" in result.output
         assert not path.exists()
+
+
+def test_values_sealed_directly_under_a_master_key_are_sealed_again(
+    cli: Cli, vault: Vault, runtime: Runtime
+) -> None:
+    """Queued e-mail and pending sign-in requests are sealed under the master key itself: a
+    rotation that missed them would let `retire` make them unreadable."""
+    ring = runtime.keyring
+    message_id, request_id = uuid.uuid4(), uuid.uuid4()
+    with runtime.db.transaction() as session:
+        session.add(
+            Message(
+                id=message_id, idempotency_key="rotation-test", kind="test",
+                message_id_header="<rotation@test>",
+                recipient=sealing.seal_recipient(ring, message_id, "ann@example.com"),
+            )
+        )  # fmt: skip
+        session.add(
+            SignInRequest(
+                id=request_id, address_key="k" * 64, expires_at=utcnow(),
+                sealed_address=aead.seal(ring, b"ann@example.com", signin._address_aad(request_id)),
+            )
+        )  # fmt: skip
+    assert cli("keys", "retire", "1").exit_code == 2
+    assert cli("keys", "rotate").exit_code == 0
+
+    retired = cli("keys", "retire", "1")
+
+    assert retired.exit_code == 0, retired.output
+    after = load_keyring(runtime.settings.resolved_keyring_path)
+    with runtime.db.reader() as session:
+        message = session.get(Message, message_id)
+        request = session.get(SignInRequest, request_id)
+        assert message is not None and message.recipient is not None
+        assert request is not None and request.sealed_address is not None
+        assert sealing.open_recipient(after, message_id, message.recipient) == "ann@example.com"
+        opened = aead.unseal(after, request.sealed_address, signin._address_aad(request_id))
+        assert opened == b"ann@example.com"

@@ -451,9 +451,9 @@ def test_every_subjects_endpoint_is_documented(client: TestClient) -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
     spec = client.get("/api/openapi.json").json()
     for path, item in spec["paths"].items():
-        if not path.startswith("/api/v1/subjects"):
-            continue
-        for method in item:
+        for method, operation in item.items():
+            if operation.get("tags") != ["subjects"]:
+                continue  # other features' routes under /api/v1/subjects/{id}/... have docs
             documented = f"{method.upper()} {path.replace('{subject_id}', '{id}')}"
             assert f"`{documented}" in docs, documented
     for status in ("400", "403", "404", "409", "412", "422"):

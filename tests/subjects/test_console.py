@@ -253,7 +253,7 @@ def test_sending_the_form_unchanged_changes_nothing(
         (
             {"user.contact.address.country": "Narnia", "reason": "moved"},
             "user.contact.address.country",
-            "Postal address: country code (e.g. gb, us) is not an ISO 3166 country code",
+            "Postal address: country code (e.g. GB, US) is not an ISO 3166 country code",
         ),
         (
             {"user.contact.email": "", "reason": "asked"},

@@ -11,7 +11,7 @@ from keepfaith.jobs.context import JobContext
 from keepfaith.jobs.registry import job
 from keepfaith.jobs.schedules import every
 
-KIND = "consent.checkpoint"
+KIND = "ledger.checkpoint"  # named like its command, `keepfaith ledger checkpoint`
 # Events written since the newest checkpoint are the only ones whose removal goes unseen.
 INTERVAL = timedelta(minutes=10)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from keepfaith.chain.store import append
 from keepfaith.consent.fold import EventFacts, Snapshot, apply
-from keepfaith.consent.models import ConsentEvent, ConsentState
+from keepfaith.consent.models import ConsentEvent, ConsentState, ConsentStatus
 
 CHAIN = "consent"
 
@@ -47,6 +48,16 @@ def states(session: Session, subject_id: uuid.UUID) -> dict[str, ConsentState]:
 
 
 _UNREAD: Any = object()
+
+
+def summary(session: Session, subject_id: uuid.UUID) -> list[tuple[str, ConsentStatus, datetime]]:
+    """(purpose, status, since) of each purpose with a state, by purpose (a Core read)."""
+    rows = session.connection().execute(
+        select(ConsentState.purpose, ConsentState.status, ConsentState.since)
+        .where(ConsentState.subject_id == subject_id)
+        .order_by(ConsentState.purpose)
+    )
+    return [(purpose, status, since) for purpose, status, since in rows]
 
 
 def append_event(

@@ -27,7 +27,7 @@ from keepfaith.clock import utcnow
 from keepfaith.consent.api import CODE, refusals
 from keepfaith.consent.context import resolve_subject, subject_from_token
 from keepfaith.consent.gpc import gpc_requested, support_document
-from keepfaith.consent.ledger import states
+from keepfaith.consent.ledger import summary
 from keepfaith.consent.service import ConsentRefused, Evidence, honour_gpc, record_consent
 from keepfaith.consent.texts import texts_of
 from keepfaith.crypto.tokens import TokenError
@@ -194,8 +194,8 @@ def choices(body: ChoicesIn, request: Request) -> Any:
             if result.recorded and choice.purpose not in recorded:
                 recorded.append(choice.purpose)
         now_states = [
-            PurposeStateOut(purpose=k, status=s.status.value, since=s.since.isoformat())
-            for k, s in sorted(states(session, subject_id).items())
+            PurposeStateOut(purpose=purpose, status=status.value, since=since.isoformat())
+            for purpose, status, since in summary(session, subject_id)
         ]
     out = ChoicesOut(gpc=gpc, recorded=recorded, states=now_states)
     response = JSONResponse(out.model_dump(mode="json"))

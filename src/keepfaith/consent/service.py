@@ -168,19 +168,22 @@ def _living(subject_id: uuid.UUID, subject: Subject | None) -> Subject:
 
 
 def _person_and_state(session: Session, subject_id: uuid.UUID, purpose: str) -> ConsentState | None:
-    """Check the person is there and load their state for the purpose, in one read (both stay
-    in the session, so the append that follows reads neither again)."""
+    """Check the person is there and load their state for the purpose, in one read (the state
+    stays in the session, so the append that follows does not read it again)."""
     row = session.execute(
-        select(Subject, ConsentState)
+        select(Subject.status, Subject.erased_at, Subject.updated_at, ConsentState)
         .outerjoin(
             ConsentState,
             and_(ConsentState.subject_id == Subject.id, ConsentState.purpose == purpose),
         )
         .where(Subject.id == subject_id)
     ).first()
-    _living(subject_id, row[0] if row else None)
-    assert row is not None
-    return row[1]
+    if row is None:
+        raise SubjectNotFound(subject_id)
+    status, erased_at, updated_at, state = row
+    if status is SubjectStatus.ERASED:
+        raise SubjectNotFound(subject_id, erased_at=erased_at or updated_at)
+    return state
 
 
 def _reason(actor: Actor, source: ConsentSource, reason: str | None) -> str | None:

@@ -87,12 +87,13 @@ class MasterKeys:
 class DataKey:
     """One subject's unwrapped data key. Keep it in a local variable, never in a cache."""
 
-    __slots__ = ("_cipher", "subject_id", "version")
+    __slots__ = ("_aad", "_cipher", "subject_id", "version")
 
     def __init__(self, subject_id: uuid.UUID, key: bytes, version: int = DATA_KEY_VERSION) -> None:
         self.subject_id = subject_id
         self.version = version
         self._cipher = AESGCM(key)
+        self._aad = value_aad(subject_id, "{}", version).decode()  # filled in per category
 
     @staticmethod
     def generate() -> bytes:
@@ -100,7 +101,7 @@ class DataKey:
 
     def seal(self, category: str, plaintext: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
-        aad = value_aad(self.subject_id, category, self.version)
+        aad = self._aad.replace("{}", category, 1).encode()  # = value_aad(...), made faster
         return _VERSION.pack(self.version) + nonce + self._cipher.encrypt(nonce, plaintext, aad)
 
     def open(self, category: str, blob: bytes) -> bytes:

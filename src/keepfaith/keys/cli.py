@@ -35,7 +35,7 @@ def keys_status() -> None:
     with opened(settings) as runtime, runtime.db.reader() as session:
         uses = key_status(session, current(runtime.keyring))
     print_table(
-        ("master key", "state", "created", "data keys", "sealed secrets"),
+        ("master key", "state", "created", "data keys", "sealed values"),
         (
             (
                 use.id,
@@ -53,7 +53,8 @@ def keys_status() -> None:
     if any(u.in_use for u in uses if not u.active):
         click.echo("Data is still under older keys: `keepfaith keys rotate` re-wraps it.")
     elif old:
-        click.echo(f"Nothing uses key {', '.join(map(str, old))}: `keepfaith keys retire` it.")
+        for key_id in old:
+            click.echo(f"Nothing uses master key {key_id}: `keepfaith keys retire {key_id}`.")
 
 
 @keys_group.command("rotate")
@@ -92,7 +93,7 @@ def keys_rotate(batch_size: int) -> None:
             fail(str(exc))
     click.echo(
         f"master key {rotation.master_key}: {rotation.rewrapped} data keys re-wrapped, "
-        f"{rotation.resealed} secrets sealed again"
+        f"{rotation.resealed} sealed values sealed again"
     )
     click.echo(BACKUP_ADVICE)
     click.echo("Once the new keyring is backed up, `keepfaith keys retire` removes the old key.")

@@ -1,8 +1,8 @@
 """Master key rotation: add a key, re-wrap every data key with it, retire the old one.
 
 Values are never re-encrypted: each person's data key is unwrapped with the master key it is
-under and wrapped again with the active one (`keepfaith.crypto.envelope`), and the few secrets
-sealed directly under a master key (staff authenticator secrets) are sealed again.
+under and wrapped again with the active one (`keepfaith.crypto.envelope`), and the values
+sealed directly under a master key (`keepfaith.keys.sealed`) are sealed again.
 
 Crash safety, step by step:
 
@@ -25,14 +25,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from keepfaith.audit.actor import Actor
 from keepfaith.audit.service import record
-from keepfaith.crypto import aead
 from keepfaith.crypto.envelope import MasterKeys
 from keepfaith.crypto.keyring import (
     Keyring,
@@ -42,8 +41,7 @@ from keepfaith.crypto.keyring import (
     write_keyring,
 )
 from keepfaith.db.engine import Database
-from keepfaith.staff import totp
-from keepfaith.staff.models import StaffMember
+from keepfaith.keys.sealed import reseal_batch, sealed_by_master, sealed_columns
 from keepfaith.subjects.models import SubjectKey
 
 BATCH = 1000
@@ -84,21 +82,9 @@ def _data_keys_by_master(session: Session) -> dict[int, int]:
     return {int(key_id): int(count) for key_id, count in rows}
 
 
-def _sealed_by_master(session: Session) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    for blob in session.scalars(
-        select(StaffMember.totp_secret).where(StaffMember.totp_secret.is_not(None))
-    ):
-        if blob is None:
-            continue
-        key_id = aead.sealed_key_id(blob)
-        counts[key_id] = counts.get(key_id, 0) + 1
-    return counts
-
-
 def key_status(session: Session, ring: Keyring) -> list[KeyUse]:
     """Every master key in the keyring, and any the database uses that the keyring lacks."""
-    data, sealed = _data_keys_by_master(session), _sealed_by_master(session)
+    data, sealed = _data_keys_by_master(session), sealed_by_master(session)
     ids = sorted({k.id for k in ring.master_keys} | set(data) | set(sealed))
     created = {k.id: k.created_at for k in ring.master_keys}
     return [
@@ -115,13 +101,13 @@ def key_status(session: Session, ring: Keyring) -> list[KeyUse]:
 
 
 def not_under(session: Session, key_id: int) -> int:
-    """How many data keys and sealed secrets are under another master key than ``key_id``."""
+    """How many data keys and sealed values are under another master key than ``key_id``."""
     data = sum(n for k, n in _data_keys_by_master(session).items() if k != key_id)
-    return data + sum(n for k, n in _sealed_by_master(session).items() if k != key_id)
+    return data + sum(n for k, n in sealed_by_master(session).items() if k != key_id)
 
 
 def _under(session: Session, key_id: int) -> int:
-    return _data_keys_by_master(session).get(key_id, 0) + _sealed_by_master(session).get(key_id, 0)
+    return _data_keys_by_master(session).get(key_id, 0) + sealed_by_master(session).get(key_id, 0)
 
 
 @contextmanager
@@ -199,12 +185,18 @@ def rewrap_batch(
     return len(rows), rows[-1][0]
 
 
-def reseal_secrets(session: Session, ring: Keyring) -> int:
+def reseal_all(db: Database, ring: Keyring, *, batch: int, progress: Callable[[int], None]) -> int:
+    """Seal again, one committed batch at a time, every value sealed under an older key."""
     resealed = 0
-    for staff in session.scalars(
-        select(StaffMember).where(StaffMember.totp_secret.is_not(None)).with_for_update()
-    ):
-        resealed += totp.reseal(ring, staff)
+    for sealed in sealed_columns():
+        after: Any = None
+        while True:
+            with db.transaction() as session:
+                done, after = reseal_batch(session, ring, sealed, after, batch)
+            if after is None:
+                break
+            resealed += done
+            progress(done)
     return resealed
 
 
@@ -228,8 +220,8 @@ def finish_rotation(
                 break
             rotation.rewrapped += done
             progress(done)
+    rotation.resealed = reseal_all(db, ring, batch=batch, progress=progress)
     with db.transaction() as session:
-        rotation.resealed = reseal_secrets(session, ring)
         left = not_under(session, ring.active_id)
         record(
             session,
@@ -257,7 +249,7 @@ def retire_key(db: Database, path: Path, ring: Keyring, key_id: int, *, actor: A
         using = _under(session, key_id)
     if using:
         raise RotationError(
-            f"master key {key_id} still protects {using} data keys or secrets: "
+            f"master key {key_id} still protects {using} data keys or sealed values: "
             "run `keepfaith keys rotate` to finish re-wrapping them, then retire it"
         )
     write_keyring(retired, path, replace_existing=True)

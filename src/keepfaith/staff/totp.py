@@ -51,16 +51,6 @@ def begin_enrolment(ring: Keyring, staff: StaffMember) -> str:
     return secret
 
 
-def reseal(ring: Keyring, staff: StaffMember) -> bool:
-    """Seal the account's secret again under the active master key (key rotation). True if it
-    was sealed under another key."""
-    if staff.totp_secret is None or aead.sealed_key_id(staff.totp_secret) == ring.active_id:
-        return False
-    secret = aead.unseal(ring, staff.totp_secret, _aad(staff.id))
-    staff.totp_secret = aead.seal(ring, secret, _aad(staff.id))
-    return True
-
-
 def provisioning_uri(secret: str, staff: StaffMember, *, issuer: str = ISSUER) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=staff.email, issuer_name=issuer)
 

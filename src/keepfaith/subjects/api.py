@@ -13,12 +13,11 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from keepfaith.policy.schema import CATEGORY_KEY, Capability
 from keepfaith.runtime import Runtime
@@ -31,8 +30,18 @@ from keepfaith.subjects.errors import (
     StaleVersion,
     SubjectNotFound,
 )
-from keepfaith.subjects.models import DataSource, SubjectKind, SubjectStatus
-from keepfaith.subjects.records import SubjectSummary, SubjectView
+from keepfaith.subjects.models import SubjectKind, SubjectStatus
+from keepfaith.subjects.payloads import (
+    CreatedOut,
+    FoundOut,
+    LookupIn,
+    PageOut,
+    SubjectIn,
+    SubjectOut,
+    UpdateIn,
+    subject_out,
+    summary_out,
+)
 from keepfaith.subjects.search import search_subject
 from keepfaith.subjects.web import actor_of, policy_needed
 from keepfaith.web.errors import Problem
@@ -45,96 +54,6 @@ Editor = Annotated[Principal, Depends(require_api(Capability.SUBJECTS_EDIT))]
 MAX_PAGE = 200
 _TOP_LEVEL = {"kind", "source", "reason", "email", "phone"}
 _KEY_SHAPE = re.compile(CATEGORY_KEY)
-
-
-class SubjectIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kind: SubjectKind = Field(description="What the person is to the business.")
-    data: dict[str, Any] = Field(
-        description="Values by data category key of the policy in force, e.g. "
-        '`{"user.contact.email": "jane@example.com"}`. Addresses are objects with street, '
-        "locality, region, postal_code and country.",
-    )
-    source: DataSource = Field(DataSource.API, description="Where the values came from.")
-    purposes: dict[str, list[str]] | None = Field(
-        None,
-        description="Per category, the purposes it was collected for (default: every purpose "
-        "of the policy that uses the category).",
-    )
-
-
-class CreatedOut(BaseModel):
-    id: uuid.UUID
-    version: int = Field(description="Starts at 1; every change adds one (see If-Match).")
-
-
-class UpdateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    data: dict[str, Any] = Field(
-        description="Values to correct or add, by category; `null` deletes a category."
-    )
-    reason: str = Field(
-        max_length=300,
-        description="Why the data changes (e.g. 'customer called to correct their address'). "
-        "Kept with each change; do not put personal data in it.",
-    )
-    expected_version: int | None = Field(
-        None, description="The version you read: the change is refused (409) if it moved on."
-    )
-    source: DataSource = Field(DataSource.API, description="Where the new values came from.")
-
-
-class LookupIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    email: str | None = Field(None, max_length=320, description="An e-mail address.")
-    phone: str | None = Field(
-        None,
-        max_length=64,
-        description="A phone number; without a country code, the "
-        "organisation's country is assumed.",
-    )
-    reason: str = Field(max_length=300, description="Why you are looking the person up.")
-
-
-class FoundOut(BaseModel):
-    id: uuid.UUID
-
-
-class DatumOut(BaseModel):
-    title: str = Field(description="The category's title in the policy.")
-    value: Any = Field(description="The value; null when masked.")
-    masked: bool = Field(description="Held, but the caller's role may not see it.")
-    source: DataSource
-    purposes: list[str] = Field(description="Purposes this value serves.")
-    collected_at: datetime
-    confirmed_at: datetime | None
-    updated_at: datetime
-
-
-class SummaryOut(BaseModel):
-    id: uuid.UUID
-    kind: SubjectKind
-    status: SubjectStatus
-    version: int
-    created_at: datetime
-    updated_at: datetime
-
-
-class SubjectOut(SummaryOut):
-    data: dict[str, DatumOut] = Field(description="Data categories held, by key.")
-
-
-class PageOut(BaseModel):
-    items: list[SummaryOut]
-    total: int = Field(description="How many people match the filters.")
-    limit: int
-    offset: int
-    next_offset: int | None = Field(
-        description="Pass as offset for the next page; null at the end."
-    )
 
 
 def _runtime(request: Request) -> Runtime:
@@ -206,36 +125,6 @@ def _if_match(header: str | None) -> int | None:
     )
 
 
-def _summary(row: SubjectSummary) -> SummaryOut:
-    return SummaryOut(
-        id=row.id,
-        kind=row.kind,
-        status=row.status,
-        version=row.version,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def _subject(view: SubjectView) -> SubjectOut:
-    return SubjectOut(
-        **_summary(view).model_dump(),
-        data={
-            key: DatumOut(
-                title=d.title,
-                value=d.value,
-                masked=d.masked,
-                source=d.source,
-                purposes=list(d.purposes),
-                collected_at=d.collected_at,
-                confirmed_at=d.confirmed_at,
-                updated_at=d.updated_at,
-            )
-            for key, d in view.data.items()
-        },
-    )
-
-
 def _json(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Any:
     return JSONResponse(model.model_dump(mode="json"), status_code=status, headers=headers)
 
@@ -292,7 +181,7 @@ def list_people(
         rows = service.list_subjects(session, limit=limit, offset=offset, kind=kind, status=status)
     more = offset + len(rows) < total
     return PageOut(
-        items=[_summary(r) for r in rows],
+        items=[summary_out(r) for r in rows],
         total=total,
         limit=limit,
         offset=offset,
@@ -368,7 +257,7 @@ def read(
             actor=actor_of(principal),
             purpose=purpose.strip(),
         )
-    return _json(_subject(view), headers=_etag(view.version))
+    return _json(subject_out(view), headers=_etag(view.version))
 
 
 @router.patch(
@@ -419,4 +308,4 @@ def update(
             reason=body.reason,
             expected_version=matched if matched is not None else body.expected_version,
         )
-    return _json(_subject(view), headers=_etag(view.version))
+    return _json(subject_out(view), headers=_etag(view.version))

@@ -4,13 +4,15 @@ The same rows as `create_subject` writes one person at a time: the subject, thei
 wrapped by the active master key, one encrypted value per category, the blind-index entries,
 a data event per category and a ``subject.created`` audit record in the person's own stream.
 Here they are built in memory and written with one multi-row insert per table, so a batch of
-500 people costs a handful of statements instead of thousands of round trips. The caller has
+1,000 people costs a handful of statements instead of thousands of round trips. The caller has
 already checked the values (`vault.normalise_all`), the purposes and that no index entry is
 taken; the unique index still stops a concurrent writer, failing the whole batch.
 """
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +50,16 @@ class NewSubject:
     index: IndexWant
 
 
+def time_ordered_id() -> uuid.UUID:
+    """A UUID version 7 (RFC 9562 §5.7): 48 bits of Unix milliseconds, then 74 random bits.
+    People imported together get neighbouring ids, so each index keyed by person grows at one
+    end instead of at random places: far fewer pages touched per batch."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64
+    return uuid.UUID(int=value | 0b10 << 62 | rand & (1 << 62) - 1)
+
+
 def _table(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
 
@@ -72,7 +84,7 @@ def insert_subjects(
     events: list[dict[str, Any]] = []
     audited: dict[uuid.UUID, list[str]] = {}
     for person in people:
-        subject_id, raw = uuid.uuid4(), DataKey.generate()
+        subject_id, raw = time_ordered_id(), DataKey.generate()
         key = DataKey(subject_id, raw)
         ids.append(subject_id)
         subjects.append(
@@ -123,11 +135,12 @@ def insert_subjects(
             for kind, digest in person.index
         )
         audited[subject_id] = sorted(person.values)
-    insert_rows(session, _table(Subject), subjects)
-    insert_rows(session, _table(SubjectKey), wrapped)
-    insert_rows(session, _table(SubjectIndex), index)
-    insert_rows(session, _table(PersonalDatum), data)
-    insert_rows(session, _table(DataEvent), events)
+    memo: dict[tuple[type, Any], Any] = {}
+    insert_rows(session, _table(Subject), subjects, memo)
+    insert_rows(session, _table(SubjectKey), wrapped, memo)
+    insert_rows(session, _table(SubjectIndex), index, memo)
+    insert_rows(session, _table(PersonalDatum), data, memo)
+    insert_rows(session, _table(DataEvent), events, memo)
     _audit(session, people, ids, actor=actor, reason=reason)
     return ids
 

@@ -189,7 +189,8 @@ def _field_message(policy: Policy, exc: FieldError) -> str:
     key, _, part = exc.field.rpartition(".")
     parent = policy.data_categories.get(key)
     if parent is not None and part in ADDRESS_LABELS:
-        return sentence(f"{parent.title}: {ADDRESS_LABELS[part].lower()} {exc.message}")
+        label = ADDRESS_LABELS[part]
+        return sentence(f"{parent.title}: {label[0].lower()}{label[1:]} {exc.message}")
     return sentence(exc.message if exc.field == "reason" else str(exc))
 
 

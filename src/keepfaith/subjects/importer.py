@@ -21,6 +21,7 @@ from enum import StrEnum
 from itertools import islice
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -38,7 +39,7 @@ from keepfaith.subjects.importfile import Row, RowProblem
 from keepfaith.subjects.models import DataSource, SubjectKind
 from keepfaith.subjects.service import _choice
 
-BATCH = 500
+BATCH = 1000
 NO_MATCH = (
     "is missing: a row needs an e-mail address (or a phone number) so that the person can be "
     "found again and never imported twice"
@@ -125,6 +126,7 @@ class Importer:
         outcome = _Outcome()
         try:
             with self.db.transaction() as session:
+                _bulk_pragmas(session)
                 outcome = self._write(session, checked)
         except DBAPIError:
             outcome = _Outcome()
@@ -228,6 +230,12 @@ class Importer:
 
 
 _MATCH = (IndexKind.EMAIL, IndexKind.PHONE)
+
+
+def _bulk_pragmas(session: Session) -> None:
+    """SQLite: a page cache big enough for a batch's index pages (64 MiB instead of 2)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA cache_size = -65536"))
 
 
 def _message(exc: Exception) -> str:

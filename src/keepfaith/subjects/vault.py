@@ -220,7 +220,11 @@ def owners(session: Session, digests: Iterable[bytes]) -> dict[tuple[IndexKind, 
         return {}
     rows = session.execute(
         select(SubjectIndex.kind, SubjectIndex.digest, SubjectIndex.subject_id).where(
-            SubjectIndex.version == INDEX_VERSION, SubjectIndex.digest.in_(wanted)
+            # Naming every kind lets the primary key (kind, version, digest) answer: without
+            # it, both databases scan the whole index table.
+            SubjectIndex.kind.in_(list(IndexKind)),
+            SubjectIndex.version == INDEX_VERSION,
+            SubjectIndex.digest.in_(wanted),
         )
     )
     return {(kind, digest): subject for kind, digest, subject in rows}
