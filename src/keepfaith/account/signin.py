@@ -101,11 +101,21 @@ def checked_address(address: str) -> str:
         raise BadAddress("enter an e-mail address such as name@example.com") from None
 
 
-def _recent(
-    session: Session, column: InstrumentedAttribute[Any], value: str, since: datetime
-) -> int:
-    query = select(func.count()).where(column == value, SignInRequest.created_at > since)
-    return int(session.scalar(query) or 0)
+def throttle(session: Session, model: Any, key: str, ip_prefix: str | None, now: datetime) -> None:
+    """RateLimited if this address (keyed hash) or network asked too often in the window.
+
+    ``model`` is a request table with ``address_key``, ``ip_prefix`` and ``created_at``
+    columns (sign-in and sign-up requests share the limits)."""
+
+    def recent(column: InstrumentedAttribute[Any], value: str) -> int:
+        since = now - WINDOW
+        query = select(func.count()).where(column == value, model.created_at > since)
+        return int(session.scalar(query) or 0)
+
+    if recent(model.address_key, key) >= PER_ADDRESS:
+        raise RateLimited("address")
+    if ip_prefix and recent(model.ip_prefix, ip_prefix) >= PER_NETWORK:
+        raise RateLimited("network")
 
 
 def request_sign_in(
@@ -115,12 +125,7 @@ def request_sign_in(
     normalised = checked_address(address)
     key = address_key(ring, normalised)
     now = utcnow()
-    if _recent(session, SignInRequest.address_key, key, now - WINDOW) >= PER_ADDRESS:
-        raise RateLimited("address")
-    if ip_prefix and _recent(session, SignInRequest.ip_prefix, ip_prefix, now - WINDOW) >= (
-        PER_NETWORK
-    ):
-        raise RateLimited("network")
+    throttle(session, SignInRequest, key, ip_prefix, now)
     request_id = uuid.uuid4()
     session.add(
         SignInRequest(

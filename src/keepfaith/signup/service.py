@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
-from keepfaith.account.signin import BadAddress, RateLimited, checked_address
+from keepfaith.account.signin import BadAddress, RateLimited, checked_address, throttle
 from keepfaith.audit.actor import Actor
 from keepfaith.clock import utcnow
 from keepfaith.consent.ledger import states
@@ -64,10 +64,7 @@ __all__ = ["BadAddress", "RateLimited", "SignupRefused"]
 PREPARE_JOB = "signup.prepare"
 CONFIRM_SIGNED_AS = "signup.confirm"
 CONFIRM_WITHIN = timedelta(days=7)
-WINDOW = timedelta(minutes=15)
-PER_ADDRESS = 3
-PER_NETWORK = 30
-KEEP_REQUESTS = timedelta(days=1)  # longer than the rate-limit window; then only the ledger
+KEEP_REQUESTS = timedelta(days=1)  # longer than the rate-limit window (account.signin.throttle)
 MAX_CHOICES = 50
 # Recording a new person from a sign-up: keepfaith's own machinery, on the person's request.
 RECORDER = Actor.system("signup")
@@ -137,13 +134,6 @@ def check_choices(session: Session, policy: Policy, choices: list[Choice]) -> No
             )
 
 
-def _recent(
-    session: Session, column: InstrumentedAttribute[Any], value: str, since: datetime
-) -> int:
-    query = select(func.count()).where(column == value, SignupRequest.created_at > since)
-    return int(session.scalar(query) or 0)
-
-
 def request_signup(
     session: Session,
     ring: Keyring,
@@ -162,11 +152,8 @@ def request_signup(
     check_choices(session, policy, choices)
     key = address_key(ring, normalised)
     now = utcnow()
-    if _recent(session, SignupRequest.address_key, key, now - WINDOW) >= PER_ADDRESS:
-        raise RateLimited("address")
     prefix = evidence.ip_prefix
-    if prefix and _recent(session, SignupRequest.ip_prefix, prefix, now - WINDOW) >= PER_NETWORK:
-        raise RateLimited("network")
+    throttle(session, SignupRequest, key, prefix, now)
     request_id = uuid.uuid4()
     session.add(
         SignupRequest(
