@@ -22,6 +22,7 @@ from keepfaith.consent.ledger import history, states, stream_for
 from keepfaith.consent.models import ConsentAction, ConsentEvent, ConsentStatus
 from keepfaith.consent.service import living_subject
 from keepfaith.consent.texts import choice_kind
+from keepfaith.mail.footer import PREFERENCES_PATH
 from keepfaith.policy.notice.context import Context
 from keepfaith.policy.schema import LegalBasis, Policy, Purpose
 from keepfaith.policy.service import version_in_force
@@ -158,7 +159,7 @@ def _processing(ctx: Context, key: str, event: ConsentEvent, notice_url: str) ->
         },
         "jurisdiction": [j.value for j in policy.jurisdictions],
         "recipient_third_parties": [f"recipient:{r}" for r in sorted(policy.recipients_for(key))],
-        "withdrawal_method": ctx.url("/privacy-centre"),
+        "withdrawal_method": ctx.url(PREFERENCES_PATH),  # the preference centre, live now
         "privacy_rights": ctx.url("/privacy#rights"),
     }
 
