@@ -1,8 +1,8 @@
 """Consent decisions and recording: decide() latency, the eligible audience, saves over HTTP.
 
     .venv/bin/python bench/decisions.py [--subjects 100000] [--decisions 5000]
-        [--saves 2000] [--clients 1,4] [--pg-url postgresql://postgres@127.0.0.1:5432/postgres]
-        [--no-pg]
+        [--saves 2000] [--clients 1,4] [--web-processes 1,2] [--skip-audience]
+        [--pg-url postgresql://postgres@127.0.0.1:5432/postgres] [--no-pg]
 
 For each database: a fresh database with the example marketplace policy published and
 --subjects people in mixed states (3 % restricted, 1 % erased; for the newsletter 40 % consented,
@@ -15,8 +15,9 @@ purposes), written straight into the tables (this measures decisions, not import
   web (legitimate interests: every person is a candidate), and the preview counts by reason;
 * saves over HTTP: `keepfaith serve` in a subprocess, --saves POSTs to /consent/v1/choices
   (one purpose each, alternately given and withdrawn, random people), from N client threads
-  with keep-alive connections: median latency and saves per second; then the ledger's chains
-  are verified.
+  with keep-alive connections, against 1 or more web processes (`keepfaith serve --processes N`,
+  as docs/deployment.md describes): median latency and saves per second; then the ledger's
+  chains are verified.
 """
 
 from __future__ import annotations
@@ -154,7 +155,8 @@ def bench_audience(db: Database, policy: Policy) -> None:
         )
 
 
-def serve(folder: Path, url: str, port: int) -> subprocess.Popen[bytes]:
+def serve(folder: Path, url: str, port: int, processes: int = 1) -> subprocess.Popen[bytes]:
+    """`keepfaith serve --processes N`, as docs/deployment.md describes."""
     env = {
         **os.environ,
         "KEEPFAITH_DATA_DIR": str(folder),
@@ -165,6 +167,7 @@ def serve(folder: Path, url: str, port: int) -> subprocess.Popen[bytes]:
         "KEEPFAITH_BASE_URL": f"http://127.0.0.1:{port}",
     }
     command = [sys.executable, "-m", "keepfaith", "serve", "--port", str(port), "--no-worker"]
+    command += ["--processes", str(processes)]
     process = subprocess.Popen(command, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -239,21 +242,23 @@ def run(backend: str, args: argparse.Namespace, folder: Path) -> None:
             f"p99 {percentile(durations, 0.99):.3f} ms over {len(durations)} calls",
             flush=True,
         )
-        bench_audience(db, policy)
-        port = 18000 + random.randrange(1000)
-        server = serve(folder, url, port)
-        try:
-            for clients in [int(n) for n in args.clients.split(",")]:
-                latencies, rate = bench_saves(ring, policy, ids, port, args.saves, clients)
-                print(
-                    f"  saves over HTTP, {clients} client(s): median "
-                    f"{statistics.median(latencies):.2f} ms, p99 {percentile(latencies, 0.99):.2f}"
-                    f" ms, {rate:.0f} saves/s",
-                    flush=True,
-                )
-        finally:
-            server.terminate()
-            server.wait(10)
+        if not args.skip_audience:
+            bench_audience(db, policy)
+        for processes in [int(n) for n in args.web_processes.split(",")] if args.saves else []:
+            port = 18000 + random.randrange(1000)
+            server = serve(folder, url, port, processes)
+            try:
+                for clients in [int(n) for n in args.clients.split(",")]:
+                    latencies, rate = bench_saves(ring, policy, ids, port, args.saves, clients)
+                    print(
+                        f"  saves over HTTP, {processes} web process(es), {clients} client(s): "
+                        f"median {statistics.median(latencies):.2f} ms, "
+                        f"p99 {percentile(latencies, 0.99):.2f} ms, {rate:.0f} saves/s",
+                        flush=True,
+                    )
+            finally:
+                server.terminate()
+                server.wait(10)
         with db.reader() as session:
             result = verify(session, ConsentEvent, CHAIN)
         # (The state table is not compared with a replay here: the population was written
@@ -273,6 +278,10 @@ def main() -> int:
     parser.add_argument("--decisions", type=int, default=5000)
     parser.add_argument("--saves", type=int, default=2000)
     parser.add_argument("--clients", default="1,4")
+    parser.add_argument(
+        "--web-processes", default="1,2", help="web server processes to try, e.g. 1,2"
+    )
+    parser.add_argument("--skip-audience", action="store_true", help="saves and decide() only")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     args = parser.parse_args()

@@ -25,6 +25,7 @@ from keepfaith.runtime import Runtime, bind_keyring
 from keepfaith.staff import passwords
 from keepfaith.web.app import create_app
 from support.databases import BACKENDS, TemplateDatabases
+from support.mailbox import Mailbox
 from support.personas import Persona, Staffroom
 
 CHROMIUM = "/usr/bin/chromium"
@@ -258,3 +259,10 @@ def dave(staffroom: Staffroom, marketplace: Policy) -> Persona:
 def erin(staffroom: Staffroom, marketplace: Policy) -> Persona:
     """Erin is the privacy lead (dpo): policy, audit, requests (2FA on)."""
     return staffroom.add("Erin", "dpo", two_factor=True)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) on a free port, holding what it receives."""
+    with Mailbox() as server:
+        yield server

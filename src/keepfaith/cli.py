@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 from pathlib import Path
 
@@ -22,9 +21,10 @@ from keepfaith.logs import configure_logging
 from keepfaith.mail.cli import mail_group
 from keepfaith.policy.cli import policy_group
 from keepfaith.policy.starters import STARTERS, starter_text
-from keepfaith.runtime import Runtime, create_installation
+from keepfaith.runtime import create_installation
 from keepfaith.staff.cli import apikeys_group, staff_group
 from keepfaith.subjects.cli import subjects_group
+from keepfaith.suppression.cli import suppression_group
 
 
 @click.group(
@@ -76,39 +76,24 @@ def init_command(data_dir: Path | None, example: str) -> None:
 @click.option(
     "--worker/--no-worker", default=None, help="Run the embedded job worker (default: on)."
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Web processes sharing the port (PostgreSQL, or SQLite on one machine); each runs its "
+    "own embedded job worker unless --no-worker.",
+)
 def serve_command(
-    data_dir: Path | None, host: str | None, port: int | None, worker: bool | None
+    data_dir: Path | None, host: str | None, port: int | None, worker: bool | None, processes: int
 ) -> None:
     """Run the web service (API, public pages, console), upgrading the database first."""
     settings = load_settings(data_dir=data_dir, host=host, port=port, embedded_worker=worker)
     configure_logging(settings.log_level)
+    from keepfaith.web.server import run_server  # uvicorn: only for the commands that serve
+
     with opened(settings) as runtime:
-        run_server(runtime)
-
-
-def run_server(runtime: Runtime) -> None:
-    import uvicorn
-
-    from keepfaith.web.app import create_app
-
-    settings = runtime.settings
-    gc.disable()  # see keepfaith.launcher: building the routes allocates, nothing to collect
-    try:
-        app = create_app(runtime)
-    finally:
-        gc.freeze()
-        gc.enable()
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        server_header=False,
-    )
-    uvicorn.Server(config).run()
+        run_server(runtime, processes)
 
 
 @main.command("demo")
@@ -134,6 +119,8 @@ def demo_command(data_dir: Path | None, port: int | None) -> None:
         for line in lines:
             click.echo(line)
         click.echo("")
+        from keepfaith.web.server import run_server
+
         run_server(runtime)
 
 
@@ -192,3 +179,4 @@ main.add_command(ledger_group)
 main.add_command(worker_command)
 main.add_command(keys_group)
 main.add_command(subjects_group)
+main.add_command(suppression_group)

@@ -75,6 +75,19 @@ class Settings(BaseModel):
         "keepfaith@localhost",
         description="Envelope sender used when a message has no kind-specific From.",
     )
+    dkim_dir: Path | None = Field(
+        None,
+        description="Folder of DKIM private keys, `<domain>/<selector>.pem` (made by `keepfaith "
+        "mail dkim-keygen`). Messages from a domain with a key are signed; once any key is "
+        "there, a message from a domain without one is refused. Default: `dkim` in the data "
+        "folder.",
+    )
+    unsubscribe_domain: str | None = Field(
+        None,
+        description="Domain of the `unsubscribe+TOKEN@` addresses in marketing messages' "
+        "List-Unsubscribe header; your mail server pipes their mail to `keepfaith mail inbound`. "
+        "Default: the domain of the message's From address.",
+    )
     smtp_host: str = Field("localhost", description="SMTP server host.")
     smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
     smtp_security: Literal["starttls", "tls", "none"] = Field(
@@ -83,6 +96,12 @@ class Settings(BaseModel):
     smtp_username: str | None = Field(None, description="SMTP login, if the server needs one.")
     smtp_password: str | None = Field(None, description="SMTP password (prefer the _FILE form).")
     smtp_timeout: float = Field(30.0, gt=0, description="SMTP socket timeout in seconds.")
+    mail_rate: float = Field(
+        0,
+        ge=0,
+        description="Most messages a second each sending process hands to the transport, to "
+        "stay within a provider's limit (0: no limit).",
+    )
 
     session_idle_minutes: int = Field(
         30, ge=1, description="Staff sessions end after this many minutes without a request."
@@ -150,6 +169,10 @@ class Settings(BaseModel):
     @property
     def resolved_mail_dir(self) -> Path:
         return self.mail_dir or self.data_dir / "mail"
+
+    @property
+    def resolved_dkim_dir(self) -> Path:
+        return self.dkim_dir or self.data_dir / "dkim"
 
     @property
     def secure_cookies(self) -> bool:

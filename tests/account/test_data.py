@@ -114,8 +114,8 @@ def test_a_correction_is_an_event_and_the_old_value_is_kept_nowhere(
     assert "You entered it here, in your account." in page
 
     last = events(runtime, jane)[-1]
-    assert (last.category, last.action, last.actor, last.source, last.reason) == (
-        "user.name",
+    assert (last.categories, last.action, last.actor, last.source, last.reason) == (
+        ["user.name"],
         DataAction.CORRECTED,
         f"subject:{jane}",
         DataSource.SUBJECT,

@@ -31,6 +31,11 @@ STAFF_PAGES = (
     "/console/api-keys/new",
     "/console/jobs",
     "/console/subjects",
+    "/console/consent",
+    "/console/consent/renewals",
+    "/console/suppression",
+    "/console/campaigns",
+    "/console/campaigns/new",
 )
 
 

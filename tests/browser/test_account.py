@@ -41,12 +41,6 @@ def add_jane(runtime: Runtime, policy: Policy) -> None:
 
 
 @pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with Mailbox() as server:
-        yield server
-
-
-@pytest.fixture
 def server(runtime: Runtime, marketplace: Policy, mailbox: Mailbox) -> Iterator[LiveServer]:
     load_handlers()
     smtp = runtime.settings.model_copy(

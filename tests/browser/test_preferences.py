@@ -38,12 +38,6 @@ def smtp(runtime: Runtime, mailbox: Mailbox) -> Runtime:
 
 
 @pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with Mailbox() as server:
-        yield server
-
-
-@pytest.fixture
 def server(runtime: Runtime, marketplace: Policy, mailbox: Mailbox) -> Iterator[LiveServer]:
     load_handlers()
     with runtime.db.transaction() as session:

@@ -224,23 +224,31 @@ class Suppressed:
     def __init__(self, people: set[uuid.UUID]) -> None:
         self.people = people
 
-    def is_suppressed(self, session: Session, subject_id: uuid.UUID, channel: Channel) -> bool:
+    def is_suppressed(
+        self, session: Session, subject_id: uuid.UUID, channel: Channel, purpose: str
+    ) -> bool:
         return channel is Channel.EMAIL and subject_id in self.people
 
     def suppressed_clause(
-        self, subject_id: ColumnElement[uuid.UUID], channel: Channel
+        self, subject_id: ColumnElement[uuid.UUID], channel: Channel, purpose: str
     ) -> ColumnElement[bool] | None:
         return subject_id.in_(self.people) if channel is Channel.EMAIL else None
+
+    def lift_for_consent(
+        self, session: Session, subject_id: uuid.UUID, purpose: str, channels: list[Channel]
+    ) -> int:
+        return 0
 
 
 @pytest.fixture
 def suppressed() -> Iterator[set[uuid.UUID]]:
     people: set[uuid.UUID] = set()
+    real = suppression_module.suppression()
     suppression_module.register_suppression(Suppressed(people))
     try:
         yield people
     finally:
-        suppression_module.register_suppression(suppression_module.NoSuppression())
+        suppression_module.register_suppression(real)
 
 
 def test_suppression_stops_marketing_only(shop: Ledger, suppressed: set[uuid.UUID]) -> None:

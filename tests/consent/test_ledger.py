@@ -286,3 +286,34 @@ def test_writers_for_different_people_do_not_wait_for_each_other(
         release.set()
         thread.join()
     assert _problems(ledger.db) == []
+
+
+def test_a_turn_is_asked_for_once_per_transaction_and_again_in_the_next(db: Database) -> None:
+    """On PostgreSQL the per-person turn is an advisory lock: taking it twice in a transaction
+    costs a round trip for nothing, but a new transaction must take it again."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite writers take turns on the database's write lock")
+    from sqlalchemy import event
+
+    from keepfaith.chain.store import lock_stream
+
+    seen: list[str] = []
+
+    def capture(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "pg_advisory_xact_lock" in statement:
+            seen.append(statement)
+
+    event.listen(db.write_engine, "before_cursor_execute", capture)
+    try:
+        session = db._writer()
+        with session.begin():
+            lock_stream(session, "subject:a")
+            lock_stream(session, "subject:a")
+            lock_stream(session, "subject:b")
+        assert len(seen) == 2
+        with session.begin():
+            lock_stream(session, "subject:a")
+        assert len(seen) == 3
+        session.close()
+    finally:
+        event.remove(db.write_engine, "before_cursor_execute", capture)

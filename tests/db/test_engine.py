@@ -131,3 +131,47 @@ def test_display_url_hides_the_password() -> None:
     db = Database("postgresql://keeper:s3cret@127.0.0.1:5432/kf")
     assert "s3cret" not in db.display_url()
     db.dispose()
+
+
+def _kill_other_connections(db: Database) -> None:
+    """What a PostgreSQL restart does to the connections resting in our pools."""
+    with db.write_engine.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+
+
+def test_a_connection_that_died_while_resting_in_the_pool_is_replaced(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("a SQLite file cannot close under an open connection")
+    with db.reader() as session:  # a connection now rests in the reader's pool
+        session.execute(text("SELECT 1"))
+    _kill_other_connections(db)
+    monkeypatch.setattr("keepfaith.db.engine.IDLE_PING", 0.0)  # it has rested long enough
+    with db.reader() as session:
+        assert session.execute(text("SELECT 2")).scalar() == 2
+
+
+def test_a_connection_in_steady_use_is_not_pinged(db: Database) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("only PostgreSQL connections are pinged")
+    seen: list[str] = []
+    with db.reader() as session:
+        session.execute(text("SELECT 1"))
+    from sqlalchemy import event
+
+    def capture(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    event.listen(db.read_engine, "before_cursor_execute", capture)
+    try:
+        with db.reader() as session:
+            session.execute(text("SELECT 3"))
+    finally:
+        event.remove(db.read_engine, "before_cursor_execute", capture)
+    assert seen == ["SELECT 3"]

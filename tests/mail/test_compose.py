@@ -20,19 +20,25 @@ from keepfaith.mail.kinds import resolve_kind
 from keepfaith.mail.models import OutboxItem
 from keepfaith.mail.transports import outbox_aad
 from keepfaith.policy.schema import Policy
-from mail.conftest import RECIPIENT, Outgoing
+from mail.conftest import RECIPIENT, Outgoing, People
 
 PREFERENCES = "http://testserver/account/preferences"
 
 
-def delivered(outgoing: Outgoing, draft: Draft | None = None, **options: object) -> EmailMessage:
-    """Queue, send through the outbox transport, and parse what the outbox holds."""
+def delivered_raw(outgoing: Outgoing, draft: Draft | None = None, **options: object) -> bytes:
+    """Queue, send through the outbox transport, and return the bytes the outbox holds."""
     message_id = outgoing.queue(draft=draft, **options)  # type: ignore[arg-type]
     deliver(outgoing.runtime, [message_id])
     with outgoing.runtime.db.reader() as session:
         item = session.scalars(select(OutboxItem).where(OutboxItem.message_id == message_id)).one()
         raw = aead.unseal(outgoing.runtime.keyring, item.sealed, outbox_aad(message_id))
     assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")  # CRLF throughout
+    return raw
+
+
+def delivered(outgoing: Outgoing, draft: Draft | None = None, **options: object) -> EmailMessage:
+    """What the outbox holds, parsed as a mail client would."""
+    raw = delivered_raw(outgoing, draft, **options)
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
@@ -71,18 +77,22 @@ def test_it_has_a_text_part_and_an_html_alternative(outgoing: Outgoing) -> None:
 
 
 def test_every_message_ends_with_the_postal_address_and_the_preferences_link(
-    outgoing: Outgoing,
+    outgoing: Outgoing, people: People
 ) -> None:
-    for kind in ("mail.test", "newsletter", "receipts"):
-        text, html = parts(delivered(outgoing, kind=kind))
+    jane = people.add(consents=("newsletter",))
+    for kind, subject_id in (("mail.test", None), ("newsletter", jane), ("receipts", None)):
+        text, html = parts(delivered(outgoing, kind=kind, subject_id=subject_id))
+        # The person's own signed link when the message names them, else the signed-in page.
+        expected = "http://testserver/preferences/" if subject_id else PREFERENCES
         assert "GigPros, Inc., 400 Example Boulevard, Suite 12, Nashville, TN 37201" in text
-        assert f"Your e-mail preferences: {PREFERENCES}" in text
+        assert f"Your e-mail preferences: {expected}" in text
         assert "400 Example Boulevard, Suite 12<br>Nashville, TN 37201<br>United States" in html
-        assert f'<a href="{PREFERENCES}">Your e-mail preferences</a>' in html
+        assert f'<a href="{expected}' in html and "Your e-mail preferences</a>" in html
 
 
-def test_a_policy_kind_is_sent_from_its_own_address(outgoing: Outgoing) -> None:
-    message = delivered(outgoing, kind="newsletter")
+def test_a_policy_kind_is_sent_from_its_own_address(outgoing: Outgoing, people: People) -> None:
+    jane = people.add(consents=("newsletter",))
+    message = delivered(outgoing, kind="newsletter", subject_id=jane)
     assert message["From"] == "GigPros <news@gigpros.example.com>"
     assert message["Message-ID"].endswith("@gigpros.example.com>")
     assert message["Auto-Submitted"] is None

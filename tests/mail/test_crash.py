@@ -63,6 +63,16 @@ def kill(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+def take_over(runtime: Runtime, kind: str) -> None:
+    """Once the dead worker's lease on its ``kind`` job runs out, another worker runs it."""
+    with runtime.db.reader() as session:
+        job = session.scalars(select(Job).where(Job.kind == kind)).one()
+    assert job.state is JobState.RUNNING and job.locked_until is not None
+    time.sleep(max(0.0, (job.locked_until - job.started_at).total_seconds()) + 0.5)  # type: ignore[operator]
+    survivor = Worker(runtime, "survivor", kinds=[kind], poll_seconds=0.05)
+    assert survivor.run(drain=True) == 1
+
+
 def test_a_worker_killed_mid_send_leaves_the_message_uncertain_never_sent_twice(
     smtp_runtime: Runtime, mailbox: Mailbox, outgoing: Outgoing, tmp_path: Path
 ) -> None:
@@ -77,13 +87,7 @@ def test_a_worker_killed_mid_send_leaves_the_message_uncertain_never_sent_twice(
         kill(process)
     mailbox.released.set()
 
-    with smtp_runtime.db.reader() as session:
-        job = session.scalars(select(Job).where(Job.kind == SEND_JOB)).one()
-    assert job.state is JobState.RUNNING and job.locked_until is not None
-    time.sleep(max(0.0, (job.locked_until - job.started_at).total_seconds()) + 0.5)  # type: ignore[operator]
-
-    survivor = Worker(smtp_runtime, "survivor", kinds=[SEND_JOB], poll_seconds=0.05)
-    assert survivor.run(drain=True) == 1
+    take_over(smtp_runtime, SEND_JOB)
     message = outgoing.get(message_id)
     assert message.state is MessageState.UNCERTAIN
     assert message.attempts == 1
@@ -92,3 +96,37 @@ def test_a_worker_killed_mid_send_leaves_the_message_uncertain_never_sent_twice(
     assert (job.state, job.attempts) == (JobState.SUCCEEDED, 2)
     time.sleep(0.3)
     assert mailbox.received == []  # the dead worker's transaction was dropped; none since
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
+    smtp_runtime: Runtime, mailbox: Mailbox, outgoing: Outgoing, tmp_path: Path
+) -> None:
+    from keepfaith.mail.batches import Letter
+    from keepfaith.mail.compose import Draft
+    from keepfaith.mail.service import SEND_BATCH_JOB
+
+    addresses = [f"person{i}@example.com" for i in range(10)]
+    outgoing.runtime = smtp_runtime
+    letters = [Letter(a, Draft("News", "Hello"), f"crash:{a}") for a in addresses]
+    queued = outgoing.queue_batch(letters).queued
+    mailbox.hold_from = 4  # the fifth message's DATA waits: the worker is mid-send
+    mailbox.released.clear()
+    process = worker_process(smtp_runtime, mailbox, tmp_path)
+    try:
+        assert mailbox.in_data.wait(30), (tmp_path / "worker.log").read_text()
+        states = [outgoing.get(i).state for i in queued]
+        sent, sending, queued_ = MessageState.SENT, MessageState.SENDING, MessageState.QUEUED
+        assert states == [sent] * 4 + [sending] + [queued_] * 5
+    finally:
+        kill(process)
+    mailbox.released.set()
+
+    take_over(smtp_runtime, SEND_BATCH_JOB)
+    final = {i: outgoing.get(i) for i in queued}
+    assert [m.state for m in final.values()] == (
+        [MessageState.SENT] * 4 + [MessageState.UNCERTAIN] + [MessageState.SENT] * 5
+    )
+    assert all(m.attempts == 1 for m in final.values())
+    time.sleep(0.3)
+    delivered = [r.rcpt_tos[0] for r in mailbox.received]
+    assert sorted(delivered) == sorted(addresses[:4] + addresses[5:])  # each once; none lost

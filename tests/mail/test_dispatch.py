@@ -16,7 +16,6 @@ from keepfaith.mail.dispatch import Outcome, deliver
 from keepfaith.mail.models import Message, MessageState, OutboxItem
 from keepfaith.mail.service import SEND_ATTEMPTS, SEND_JOB
 from keepfaith.runtime import Runtime
-from keepfaith.subjects.models import Subject, SubjectStatus
 from mail.conftest import RECIPIENT, Outgoing, with_settings
 from support.mailbox import Mailbox
 
@@ -176,25 +175,10 @@ def test_a_message_found_in_sending_is_marked_uncertain_and_not_sent_again(
 def test_a_message_to_someone_erased_meanwhile_is_suppressed_at_dispatch(
     smtp_runtime: Runtime, mailbox: Mailbox, outgoing: Outgoing
 ) -> None:
-    from keepfaith.audit.actor import Actor
-    from keepfaith.subjects.service import create_subject
-
-    with smtp_runtime.db.transaction() as session:
-        subject_id = create_subject(
-            session,
-            smtp_runtime.keyring,
-            outgoing.policy,
-            kind="customer",
-            data={"user.contact.email": RECIPIENT},
-            source="form",
-            actor=Actor.cli(),
-        )
     outgoing.runtime = smtp_runtime
+    subject_id = outgoing.person(RECIPIENT)
     message_id = outgoing.queue(kind="receipts", subject_id=subject_id)
-    with smtp_runtime.db.transaction() as session:
-        session.execute(
-            update(Subject).where(Subject.id == subject_id).values(status=SubjectStatus.ERASED)
-        )
+    outgoing.erase(subject_id)
     assert deliver(smtp_runtime, [message_id]) == [Outcome.SUPPRESSED]
     message = outgoing.get(message_id)
     assert message.state is MessageState.SUPPRESSED

@@ -8,14 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from keepfaith.audit.actor import Actor
 from keepfaith.crypto.aead import DecryptionError
 from keepfaith.jobs.models import Job
 from keepfaith.mail.kinds import MailError
 from keepfaith.mail.models import Message, MessageState
 from keepfaith.mail.sealing import open_content, open_recipient
 from keepfaith.mail.service import SEND_JOB, message_log
-from keepfaith.subjects.service import create_subject
 from mail.conftest import RECIPIENT, Outgoing
 
 
@@ -96,16 +94,7 @@ def test_no_address_or_body_is_in_the_database_file_in_clear(
 
 
 def test_the_message_log_shows_metadata_only(outgoing: Outgoing) -> None:
-    with outgoing.runtime.db.transaction() as session:
-        subject_id = create_subject(
-            session,
-            outgoing.runtime.keyring,
-            outgoing.policy,
-            kind="customer",
-            data={"user.contact.email": RECIPIENT},
-            source="form",
-            actor=Actor.cli(),
-        )
+    subject_id = outgoing.person(RECIPIENT)
     outgoing.queue(kind="receipts", subject_id=subject_id)
     outgoing.queue(kind="receipts")  # to nobody the vault holds
     with outgoing.runtime.db.reader() as session:

@@ -81,12 +81,6 @@ def requests(runtime: Runtime) -> list[SignupRequest]:
 
 
 @pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with Mailbox() as server:
-        yield server
-
-
-@pytest.fixture
 def smtp_runtime(runtime: Runtime, mailbox: Mailbox) -> Runtime:
     sending: Runtime = sending_to(runtime, mailbox)
     return sending

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import signal
 import stat
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from keepfaith.audit.actor import Actor
 from keepfaith.audit.models import AuditEvent
 from keepfaith.config import Settings
 from keepfaith.runtime import Runtime
 from keepfaith.subjects import service
+from keepfaith.subjects.importer import Importer
+from keepfaith.subjects.importfile import ImportFileError, ImportFormat, Row
 from keepfaith.subjects.models import DataEvent, PersonalDatum, Subject, SubjectIndex
 from keepfaith.subjects.vault import owners
 from subjects.conftest import Vault
@@ -55,6 +59,27 @@ def write_csv(path: Path, *rows: list[str], header: list[str] = HEADER) -> Path:
 def write_jsonl(path: Path, *lines: Any) -> Path:
     path.write_text("".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines))
     return path
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux's /proc)."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat_file.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; its parent (here, init) reaps it
 
 
 def counts(runtime: Runtime) -> dict[str, int]:
@@ -103,10 +128,9 @@ def test_it_imports_a_csv_and_everyone_reads_back_as_given(
     with vault.runtime.db.reader() as session:
         events = session.scalars(select(DataEvent).where(DataEvent.subject_id == ann)).all()
         summary = session.scalar(select(AuditEvent).where(AuditEvent.action == "subjects.imported"))
-    assert sorted(e.category for e in events) == created.categories
-    assert {(e.action.value, e.actor, e.source.value) for e in events} == {
-        ("collected", "cli:operator", "import")
-    }
+    assert [(e.categories, e.action.value, e.actor, e.source.value, e.reason) for e in events] == [
+        (created.categories, "collected", "cli:operator", "import", "moving from the old CRM")
+    ]
     assert summary is not None and summary.details == {
         "created": 3,
         "updated": 0,
@@ -209,6 +233,164 @@ def test_bad_rows_are_reported_by_row_and_field_and_their_batch_mates_still_land
     for email in ("ann.lark@example.com", "ben.wren@example.com", "cy.finch@example.com"):
         assert vault.find(email=email) is not None
     assert vault.find(email="phone@example.com") is None
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_worker_processes_change_nothing_but_the_speed(
+    vault: Vault, runtime: Runtime, settings: Settings, tmp_path: Path, workers: str
+) -> None:
+    """Rows prepared in worker processes are written in file order, with the same checks: the
+    same people created, the same rows reported, the same trail."""
+    held = vault.create({"user.contact.email": "held@example.com"})
+    vault.create({"user.contact.email": "other@example.com", "user.contact.phone": "+16152000199"})
+    people = write_csv(
+        tmp_path / "people.csv",
+        ANN,
+        ["Bad Email", "bad-canary-address", "", "", "", "", ""],
+        ["Held", "HELD@example.com", "", "", "", "", ""],
+        BEN,
+        ["Taken Phone", "taken@example.com", "+1 615 200 0199", "", "", "", ""],
+        ["Ann Again", "ann.lark@example.com", "", "", "", "", ""],
+        CY,
+    )
+    errors = tmp_path / "errors.csv"
+
+    process = spawn(
+        settings, "subjects", "import", str(people), "--reason", "crm", "--batch-size", "2",
+        "--workers", workers, "--errors", str(errors),
+    )  # fmt: skip
+    out, err = (stream.decode() for stream in process.communicate(timeout=120))
+
+    assert process.returncode == 1, err
+    assert "7 rows: 3 created, 0 updated, 1 already held, 3 failed" in out
+    with errors.open() as fh:
+        assert list(csv.reader(fh))[1:] == [
+            ["3", "user.contact.email", "is not a valid e-mail address"],
+            ["6", "user.contact.phone", "is already recorded for another person"],
+            [
+                "7",
+                "user.contact.email",
+                "is the same person as row 2: list each person once a file",
+            ],
+        ]
+    ann, ben, cy = (
+        vault.find(email=f"{name}@example.com") for name in ("ann.lark", "ben.wren", "cy.finch")
+    )
+    assert ann and ben and cy
+    assert vault.read(ann).value("user.contact.phone") == "+16152000101"
+    assert vault.read(cy).value("user.name") == "Cy Finch"
+    assert [e.action for e in vault.trail(held)] == ["subject.created"]
+    assert counts(runtime)["subject"] == 5
+
+    again = spawn(
+        settings, "subjects", "import", str(people), "--reason", "crm", "--batch-size", "2",
+        "--workers", workers, "--on-existing", "update",
+    )  # fmt: skip
+    out, err = (stream.decode() for stream in again.communicate(timeout=120))
+    assert "7 rows: 0 created, 1 updated, 3 already held (unchanged), 3 failed" in out, err
+    assert vault.read(held).value("user.name") == "Held"
+    verified = cli_for(settings)("audit", "verify")
+    assert verified.exit_code == 0, verified.output
+
+
+def test_json_lines_are_prepared_by_workers_too(
+    vault: Vault, runtime: Runtime, tmp_path: Path
+) -> None:
+    lines = write_jsonl(
+        tmp_path / "people.jsonl",
+        *({"data": {"user.contact.email": f"p{n}@example.com"}} for n in range(4)),
+        "{not json",
+        "",
+        {"kind": "member", "data": {"user.contact.email": "p4@example.com"}},
+    )
+    importer = Importer(
+        runtime.db, runtime.keyring, vault.policy, Actor.cli(), "crm", batch_size=2, workers=2
+    )
+
+    report = importer.run_file(lines, ImportFormat.JSONL)
+
+    assert (report.created, [(p.number, p.field) for p in report.problems]) == (5, [(5, "line")])
+    member = vault.find(email="p4@example.com")
+    assert member is not None and vault.read(member).kind.value == "member"
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_file_broken_half_way_stops_there_with_the_batches_before_it_written(
+    vault: Vault, runtime: Runtime, tmp_path: Path, workers: int
+) -> None:
+    """Found by a worker reading ahead, a line that is not UTF-8 still stops the import at its
+    batch's turn: the batches before it are written, none after (run again once it is fixed).
+    (The CLI counts the rows first, so it finds such a line before importing anything.)"""
+    people = tmp_path / "people.csv"
+    good = write_csv(
+        tmp_path / "good.csv",
+        *([f"P{n}", f"p{n}@example.com", "", "", "", "", ""] for n in range(3000)),
+    ).read_bytes()
+    people.write_bytes(good + b"Jos\xe9,jose@example.com,,,,,\n" + b"Zed,zed@example.com,,,,,\n")
+    importer = Importer(
+        runtime.db, runtime.keyring, vault.policy, Actor.cli(), "crm", batch_size=100,
+        workers=workers,
+    )  # fmt: skip
+
+    with pytest.raises(ImportFileError, match=r"people\.csv: is not UTF-8 text"):
+        importer.run_file(people, ImportFormat.CSV)
+
+    written = counts(runtime)["subject"]
+    # Whole batches, in order, up to the block of the file the decoder choked on.
+    assert written % 100 == 0
+    assert 2000 <= written < 3000
+    assert vault.find(email=f"p{written - 1}@example.com") is not None
+    assert vault.find(email=f"p{written}@example.com") is None
+    assert vault.find(email="zed@example.com") is None
+
+
+def test_imported_rows_are_stored_as_the_service_stores_them(
+    vault: Vault, runtime: Runtime, tmp_path: Path
+) -> None:
+    """The import builds driver rows itself (`subjects.bulk`): column by column they must be
+    what SQLAlchemy writes for `create_subject`, or reading them back would differ."""
+    data = {"user.name": "Ann Lark", "user.contact.email": "ann.lark@example.com"}
+    created = vault.create(data, source="import", actor=Actor.cli())
+    Importer(runtime.db, runtime.keyring, vault.policy, Actor.cli(), "crm").run(
+        [Row(2, {"user.name": "Ben Wren", "user.contact.email": "ben.wren@example.com"})]
+    )
+    imported = vault.find(email="ben.wren@example.com")
+    assert imported is not None
+    same = {
+        "kind", "status", "version", "erased_at", "erasure_reason", "master_key_id",
+        "key_version", "category", "source", "purposes", "confirmed_at", "action", "actor",
+        "seq", "purpose", "categories", "details", "prev_hash",
+    }  # fmt: skip
+    for table, key in (
+        ("subject", "id"),
+        ("subject_key", "subject_id"),
+        ("subject_index", "subject_id"),
+        ("personal_datum", "subject_id"),
+        ("data_event", "subject_id"),
+        ("audit_event", "subject_id"),
+    ):
+        ours, theirs = (raw_rows(runtime, table, key, who) for who in (created, imported))
+        assert len(ours) == len(theirs) > 0, table
+        for mine, other in zip(ours, theirs, strict=True):
+            for column, value in mine.items():
+                if column == "reason":  # the import states one; create_subject has none
+                    continue
+                assert type(value) is type(other[column]), (table, column)
+                if column in same:
+                    assert value == other[column], (table, column)
+                elif isinstance(value, str):  # ids, times: the same shape
+                    assert re.sub("[0-9a-f]", "0", value) == re.sub(
+                        "[0-9a-f]", "0", other[column]
+                    ), (table, column)
+
+
+def raw_rows(runtime: Runtime, table: str, key: str, subject_id: uuid.UUID) -> list[dict[str, Any]]:
+    """A person's rows as the driver hands them back (no type conversion), in a stable order."""
+    with runtime.db.reader() as session:
+        stored = subject_id.hex if runtime.db.dialect == "sqlite" else subject_id
+        result = session.execute(text(f"SELECT * FROM {table} WHERE {key} = :id"), {"id": stored})
+        rows = [dict(row._mapping) for row in result]
+    return sorted(rows, key=lambda row: str(row.get("category") or row.get("kind")))
 
 
 def test_running_the_same_file_again_changes_nothing(
@@ -434,16 +616,23 @@ def test_an_import_killed_mid_way_loses_nothing_and_duplicates_nobody_when_run_a
         *([f"P{n}", f"p{n}@example.com", "", "", "", "", ""] for n in range(total)),
     )
     process = spawn(
-        settings, "subjects", "import", str(people), "--reason", "crm", "--batch-size", "10"
-    )
+        settings, "subjects", "import", str(people), "--reason", "crm", "--batch-size", "10",
+        "--workers", "2",
+    )  # fmt: skip
     deadline = time.monotonic() + 60
     while counts(runtime)["subject"] < 20:
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "the import never started writing"
         time.sleep(0.005)
+    workers = children_of(process.pid)
     process.send_signal(signal.SIGKILL)
     process.wait(10)
     killed = counts(runtime)
+    assert len(workers) == 2
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers):  # the workers notice and exit too
+        assert time.monotonic() < deadline, "worker processes outlived the killed import"
+        time.sleep(0.05)
     assert 0 < killed["subject"] < total, "the import finished before it could be killed"
     # Whole batches or nothing: every person written has both values, their index entry and
     # their audit record.

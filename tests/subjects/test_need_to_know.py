@@ -56,6 +56,7 @@ MATRIX: dict[str, tuple[str, str, frozenset[str] | None]] = {
     "billing": ("carol", "orders", BILLING),
     "marketing": ("dave", "newsletter", None),
     "engineer": ("gus", "account", None),
+    "website": ("wes", "orders", None),
 }
 ROLE_PURPOSES = {
     "dpo": {"account", "support", "security"},
@@ -68,6 +69,12 @@ ROLE_PURPOSES = {
 def gus(staffroom: Staffroom, marketplace: Policy) -> Persona:
     """Gus is the site engineer: keeps keepfaith running, sees no personal data (2FA on)."""
     return staffroom.add("Gus", "engineer", two_factor=True)
+
+
+@pytest.fixture
+def wes(staffroom: Staffroom, marketplace: Policy) -> Persona:
+    """Wes holds the website role (meant for the site's API key): sends messages, sees no one."""
+    return staffroom.add("Wes", "website")
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
 """A real SMTP server for tests: aiosmtpd on a free 127.0.0.1 port, keeping what it receives.
 
 It can refuse chosen recipients (``refuse[address] = "550 5.1.1 no such user"``), hold every
-DATA command until the test releases it (to catch a sender mid-transaction), and tells how many
-SMTP sessions delivered mail (connection reuse).
+DATA command until the test releases it (to catch a sender mid-transaction), or only those after
+the first ``hold_from`` messages, hang up instead of answering a DATA (``hang_up``), call
+``on_data`` as each DATA arrives, and tells how many SMTP sessions delivered mail (connection
+reuse).
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ class Mailbox:
         self.released = threading.Event()
         self.released.set()
         self.in_data = threading.Event()  # set when a DATA command arrives
+        self.hold_from: int | None = None  # hold DATA (until released) once this many arrived
+        self.hang_up: set[str] = set()  # recipients whose DATA gets no answer: the line drops
+        self.on_data: Any = None  # called (in the server's thread) as each DATA arrives
         self._lock = threading.Lock()
         self.port = _free_port()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
@@ -74,8 +79,14 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.in_data.set()
-        await asyncio.get_running_loop().run_in_executor(None, self.released.wait, 30)
+        if self.on_data is not None:
+            self.on_data(envelope)
+        if self.hang_up & set(envelope.rcpt_tos):
+            server.transport.close()  # the whole message arrived; the answer never does
+            return "250 never heard"
+        if self.hold_from is None or len(self.received) >= self.hold_from:
+            self.in_data.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.released.wait, 30)
         with self._lock:
             self.received.append(
                 Received(

@@ -241,6 +241,20 @@ def _through_the_api(server: Server, owner_key: str, shop_key: str) -> uuid.UUID
         (shop.patch(path, json={"data": {"user.name": NAME}}), 422),
         (owner.get("/api/v1/subjects"), 200),
     ]
+    # Choices from the business's own page: with a subject token, with a forged one.
+    token = owner.post(f"{path}/consent-token")
+    assert token.status_code == 200, token.text
+    choices = {
+        "subject_token": token.json()["token"],
+        "choices": [{"purpose": "newsletter", "action": "withdrawn"}],
+    }
+    expected += [
+        (server.client().post("/consent/v1/choices", json=choices), 200),
+        (
+            server.client().post("/consent/v1/choices", json={**choices, "subject_token": EMAIL}),
+            403,
+        ),
+    ]
     assert [r.status_code for r, _ in expected] == [status for _, status in expected]
     return person
 

@@ -19,10 +19,11 @@ import hmac
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
@@ -34,6 +35,7 @@ from keepfaith.clock import utcnow
 from keepfaith.crypto import aead
 from keepfaith.crypto.blindindex import normalise_email
 from keepfaith.crypto.keyring import Keyring
+from keepfaith.db.base import Base
 from keepfaith.jobs.queue import enqueue
 from keepfaith.mail.kinds import SIGN_IN
 from keepfaith.mail.service import queue_message
@@ -118,30 +120,67 @@ def throttle(session: Session, model: Any, key: str, ip_prefix: str | None, now:
         raise RateLimited("network")
 
 
+R = TypeVar("R", bound=Base)
+
+
+def record_request(
+    session: Session,
+    ring: Keyring,
+    model: type[R],
+    address: str,
+    *,
+    ip_prefix: str | None,
+    aad: Callable[[uuid.UUID], bytes],
+) -> R:
+    """A new row of a request table (``id``, ``address_key``, ``ip_prefix``,
+    ``sealed_address``, ``created_at``) for an e-mail to ``address``, added to the session,
+    not flushed: the address checked, the rate limits applied (BadAddress, RateLimited; nothing
+    written then), the address sealed until the request's job has used it."""
+    normalised = checked_address(address)
+    key = address_key(ring, normalised)
+    now = utcnow()
+    throttle(session, model, key, ip_prefix, now)
+    request_id = uuid.uuid4()
+    row = model(
+        id=request_id,
+        address_key=key,
+        ip_prefix=ip_prefix,
+        sealed_address=aead.seal(ring, normalised.encode(), aad(request_id)),
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def take_address(
+    session: Session,
+    ring: Keyring,
+    model: type[R],
+    request_id: uuid.UUID,
+    aad: Callable[[uuid.UUID], bytes],
+) -> tuple[R, str] | None:
+    """For a request's job: its row (locked) and the address it holds sealed, which is dropped
+    from the row now; None when the row is gone or its address was already taken."""
+    row = session.get(model, request_id, with_for_update=True, populate_existing=True)
+    sealed = getattr(row, "sealed_address", None)
+    if row is None or sealed is None:
+        return None
+    address = aead.unseal(ring, sealed, aad(request_id)).decode()
+    row.sealed_address = None  # type: ignore[attr-defined]
+    return row, address
+
+
 def request_sign_in(
     session: Session, ring: Keyring, address: str, *, ip_prefix: str | None
 ) -> uuid.UUID:
     """Record a request and queue its job; the request id. BadAddress, RateLimited."""
-    normalised = checked_address(address)
-    key = address_key(ring, normalised)
-    now = utcnow()
-    throttle(session, SignInRequest, key, ip_prefix, now)
-    request_id = uuid.uuid4()
-    session.add(
-        SignInRequest(
-            id=request_id,
-            address_key=key,
-            ip_prefix=ip_prefix,
-            sealed_address=aead.seal(ring, normalised.encode(), _address_aad(request_id)),
-            created_at=now,
-            expires_at=now + LIFETIME,
-        )
+    row = record_request(
+        session, ring, SignInRequest, address, ip_prefix=ip_prefix, aad=_address_aad
     )
+    row.expires_at = row.created_at + LIFETIME
     session.flush()
-    enqueue(
-        session, SIGN_IN_JOB, {"sign_in_id": request_id}, dedupe_key=f"{SIGN_IN_JOB}:{request_id}"
-    )
-    return request_id
+    enqueue(session, SIGN_IN_JOB, {"sign_in_id": row.id}, dedupe_key=f"{SIGN_IN_JOB}:{row.id}")
+    return row.id
 
 
 def prepare_sign_in(session: Session, runtime: Runtime, request_id: uuid.UUID) -> bool:
@@ -149,12 +188,11 @@ def prepare_sign_in(session: Session, runtime: Runtime, request_id: uuid.UUID) -
 
     Returns whether an e-mail was queued. The sealed address is dropped either way.
     """
-    row = session.get(SignInRequest, request_id, with_for_update=True, populate_existing=True)
-    if row is None or row.sealed_address is None:
-        return False
     ring = runtime.keyring
-    address = aead.unseal(ring, row.sealed_address, _address_aad(request_id)).decode()
-    row.sealed_address = None
+    taken = take_address(session, ring, SignInRequest, request_id, _address_aad)
+    if taken is None:
+        return False
+    row, address = taken
     now = utcnow()
     policy = policy_in_force(session)
     subject_id = find_subject(session, ring, email=address) if policy is not None else None

@@ -7,12 +7,13 @@ hash covers. `keepfaith.audit.models.AuditEvent` is one; the consent ledger will
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from types import SimpleNamespace
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Insert, Select, Table, bindparam, func, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from keepfaith.chain import link_hash
@@ -54,49 +55,61 @@ def lock_stream(session: Session, stream: str) -> None:
     held up. (SQLite writers already take turns on the database's write lock.) Callers that
     read state kept beside the stream before appending take it first, so the read is current.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    # Remember the turns this transaction holds: asking again would cost a round trip.
+    session.connection()  # begins the transaction if it has not begun
+    transaction = session.get_transaction()
+    held: tuple[object, set[str]] | None = session.info.get("chain_turns")
+    if held is None or held[0] is not transaction:
+        held = session.info["chain_turns"] = (transaction, set())
+    if stream not in held[1]:
         session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:stream, 7))"), {"stream": stream}
         )
+        held[1].add(stream)
 
 
 def append(session: Session, model: type[R], stream: str, fields: dict[str, Any]) -> R:
     """Add a record at the head of ``stream``, in the caller's transaction.
 
     One Core ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` (no ORM unit of work, no
-    savepoint); the record returned is built from the stored values and is not in the session.
+    savepoint). The record returned holds the stored values under the model's attribute names,
+    to read: it is a plain object, not an ORM instance (building one costs more than the
+    insert), and not in the session.
     """
     lock_stream(session, stream)
     session.flush()  # whatever the caller has pending (a new person) goes first
     connection = session.connection()
-    table = model.__table__  # type: ignore[attr-defined]
-    insert = _insert_for(connection.dialect.name)
+    head_of, insert = _statements(model.__table__, connection.dialect.name)  # type: ignore[attr-defined]
     for _ in range(RETRIES):
-        head = connection.execute(
-            select(table.c.seq, table.c.hash)
-            .where(table.c.stream == stream)
-            .order_by(table.c.seq.desc())
-            .limit(1)
-        ).first()
+        head = connection.execute(head_of, {"stream": stream}).first()
         seq, prev_hash = (head[0] + 1, head[1]) if head else (1, None)
         row = _linked(model, stream, seq, prev_hash, fields)
         # Another transaction may take this seq first (two writers for one person); then
         # nothing is inserted: read the new head and try again. Writers for different streams
         # never meet here.
-        new_id = connection.execute(
-            insert(table).values(row).on_conflict_do_nothing().returning(table.c.id)
-        ).scalar()
+        new_id = connection.execute(insert, row).scalar()
         if new_id is None:
             continue
-        make: Callable[..., R] = model
-        return make(id=new_id, **row)
+        return cast(R, SimpleNamespace(id=new_id, **row))
     raise RuntimeError(f"could not append to stream {stream} after {RETRIES} attempts")
 
 
-def _insert_for(dialect: str) -> Callable[[Any], Any]:
+@cache
+def _statements(table: Table, dialect: str) -> tuple[Select[Any], Insert]:
+    """The head read and the insert of `append`, built once per table: a statement built per
+    call costs more than running it (SQLAlchemy derives its cache key each time)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+    head_of = (
+        select(table.c.seq, table.c.hash)
+        .where(table.c.stream == bindparam("stream"))
+        .order_by(table.c.seq.desc())
+        .limit(1)
+    )
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return head_of, insert(table).on_conflict_do_nothing().returning(table.c.id)
 
 
 def _linked(

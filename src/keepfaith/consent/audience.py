@@ -16,10 +16,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from keepfaith.consent.decisions import plan_for
+from keepfaith.consent.decisions import plan_for, suppressed_for
 from keepfaith.consent.models import ConsentState, ConsentStatus
 from keepfaith.consent.rules import Plan, Reason
-from keepfaith.consent.suppression import suppression
 from keepfaith.policy.schema import Channel, Policy
 from keepfaith.subjects.models import Subject, SubjectStatus
 
@@ -27,9 +26,7 @@ BATCH = 5000
 
 
 def _suppressed(rules: Plan) -> ColumnElement[bool] | None:
-    if not rules.check_suppression or rules.channel is None:
-        return None
-    return suppression().suppressed_clause(Subject.id.expression, rules.channel)
+    return suppressed_for(rules, Subject.id.expression)
 
 
 def _consent_allows(rules: Plan) -> ColumnElement[bool]:

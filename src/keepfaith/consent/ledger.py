@@ -12,10 +12,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Insert, Select, bindparam, delete, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from keepfaith.chain.store import append
 from keepfaith.consent.fold import EventFacts, Snapshot, apply
@@ -26,6 +28,22 @@ CHAIN = "consent"
 
 def stream_for(subject_id: uuid.UUID) -> str:
     return f"subject:{subject_id}"
+
+
+def wait_for_consent_writers(session: Session, subject_id: uuid.UUID) -> None:
+    """Wait until no transaction is writing this person's consent events, and keep writers out
+    until this one ends: a reader that acts on the state (the send gate) then sees every choice
+    committed before it, and no choice commits while it decides (TS-2).
+
+    PostgreSQL: a shared hold on the advisory lock `keepfaith.chain.store.lock_stream` takes
+    exclusively for the stream (the same key expression). SQLite: nothing to do, a writing
+    transaction already holds the database's single write lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:stream, 7))"),
+            {"stream": stream_for(subject_id)},
+        )
 
 
 def snapshot_of(row: ConsentState | None) -> Snapshot | None:
@@ -52,35 +70,72 @@ _UNREAD: Any = object()
 
 def summary(session: Session, subject_id: uuid.UUID) -> list[tuple[str, ConsentStatus, datetime]]:
     """(purpose, status, since) of each purpose with a state, by purpose (a Core read)."""
-    rows = session.connection().execute(
-        select(ConsentState.purpose, ConsentState.status, ConsentState.since)
-        .where(ConsentState.subject_id == subject_id)
-        .order_by(ConsentState.purpose)
-    )
+    rows = session.connection().execute(_summary_query(), {"subject_id": subject_id})
     return [(purpose, status, since) for purpose, status, since in rows]
 
 
+@cache
+def _summary_query() -> Select[Any]:
+    """Built once, at first use (when the foreign key's type is known): every recorded choice
+    answers with it."""
+    states = ConsentState.__table__.c
+    return (
+        select(states.purpose, states.status, states.since)
+        .where(states.subject_id == bindparam("subject_id"))
+        .order_by(states.purpose)
+    )
+
+
 def append_event(
-    session: Session, fields: dict[str, Any], *, state: ConsentState | None = _UNREAD
+    session: Session, fields: dict[str, Any], *, state: Snapshot | None = _UNREAD
 ) -> tuple[ConsentEvent, ConsentState]:
     """Write one event at the head of its subject's chain and move the state it affects.
-    ``state``: the state row as read in this transaction (None: there is none), if known."""
+    ``state``: the state as read in this transaction (None: there is none), if known.
+
+    The state row is written with one Core upsert (no ORM unit of work); the `ConsentState`
+    returned describes it and is not in the session.
+    """
     subject_id: uuid.UUID = fields["subject_id"]
     event = append(session, ConsentEvent, stream_for(subject_id), fields)
     # On PostgreSQL the append holds this subject's lock until commit; SQLite's writer holds
     # the database. Either way no other writer moves the row between the caller's read of it
     # and the write below.
-    row = state_row(session, subject_id, event.purpose) if state is _UNREAD else state
-    after = apply(snapshot_of(row), facts_of(event))
-    if row is None:
-        assert after is not None
-        row = ConsentState(subject_id=subject_id, purpose=event.purpose, **_columns(after))
-        session.add(row)
-    elif after is not None:
-        for name, value in _columns(after).items():
-            setattr(row, name, value)
-    session.flush()
-    return event, row
+    before = (
+        snapshot_of(state_row(session, subject_id, event.purpose)) if state is _UNREAD else state
+    )
+    after = apply(before, facts_of(event))
+    if after is None:  # the event leaves the state as it was
+        assert before is not None
+        after = before
+    else:
+        columns = {"subject_id": subject_id, "purpose": event.purpose, **_columns(after)}
+        session.execute(_state_upsert(session.get_bind().dialect.name), columns)
+        held = session.identity_map.get(identity_key(ConsentState, (subject_id, event.purpose)))
+        if held is not None:  # loaded earlier in this session: read it again when next used
+            session.expire(held)
+    stored = state_of(subject_id, event.purpose, after)
+    assert stored is not None
+    return event, stored
+
+
+def state_of(subject_id: uuid.UUID, purpose: str, snapshot: Snapshot | None) -> ConsentState | None:
+    """A `ConsentState` describing ``snapshot`` (not in any session), or None."""
+    if snapshot is None:
+        return None
+    return ConsentState(subject_id=subject_id, purpose=purpose, **_columns(snapshot))
+
+
+@cache
+def _state_upsert(dialect: str) -> Insert:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(ConsentState.__table__)  # type: ignore[arg-type]  # a Table: Core, not ORM
+    moved = ("status", "policy_version", "since", "event_id", "gpc_at")
+    return statement.on_conflict_do_update(
+        index_elements=["subject_id", "purpose"],
+        set_={name: statement.excluded[name] for name in moved},
+    )
 
 
 def _columns(snapshot: Snapshot) -> dict[str, Any]:

@@ -41,7 +41,9 @@ class ConsentSource(StrEnum):
     """How the event reached us (DPV hasIndicationMethod)."""
 
     WEB_FORM = "web_form"
-    EMAIL_LINK = "email_link"
+    EMAIL_LINK = "email_link"  # a link in an e-mail (preference centre, unsubscribe page)
+    ONE_CLICK = "one_click"  # RFC 8058: the mailbox's own unsubscribe button
+    MAILTO = "mailto"  # an e-mail to the List-Unsubscribe mailto address
     API = "api"
     IMPORT = "import"
     GPC = "gpc"

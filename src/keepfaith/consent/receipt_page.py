@@ -32,6 +32,8 @@ ACTION_WORDS = {
 SOURCE_WORDS = {
     "web_form": "a form on the website",
     "email_link": "a link in an e-mail",
+    "one_click": "the unsubscribe button of your mailbox",
+    "mailto": "an e-mail you sent to our unsubscribe address",
     "api": "the shop's systems",
     "import": "an import of earlier records",
     "gpc": "your browser's Global Privacy Control setting",

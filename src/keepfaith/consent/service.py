@@ -14,19 +14,21 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from keepfaith.audit.actor import Actor, ActorKind
 from keepfaith.audit.service import clean_reason, record
 from keepfaith.chain.store import lock_stream
 from keepfaith.clock import utcnow
-from keepfaith.consent.fold import changes_state
-from keepfaith.consent.ledger import append_event, snapshot_of, stream_for
+from keepfaith.consent.fold import Snapshot, changes_state
+from keepfaith.consent.ledger import append_event, state_of, stream_for
 from keepfaith.consent.models import ConsentAction, ConsentEvent, ConsentSource, ConsentState
 from keepfaith.consent.renewal import renewals_for
+from keepfaith.consent.suppression import suppression
 from keepfaith.consent.texts import ChoiceKind, TextUnknown, choice_kind, gpc_applies, shown_text
 from keepfaith.nonpersonal import clean_nonpersonal
 from keepfaith.policy.schema import Channel, Policy, Purpose
@@ -167,23 +169,40 @@ def _living(subject_id: uuid.UUID, subject: Subject | None) -> Subject:
     return subject
 
 
-def _person_and_state(session: Session, subject_id: uuid.UUID, purpose: str) -> ConsentState | None:
-    """Check the person is there and load their state for the purpose, in one read (the state
-    stays in the session, so the append that follows does not read it again)."""
-    row = session.execute(
-        select(Subject.status, Subject.erased_at, Subject.updated_at, ConsentState)
-        .outerjoin(
-            ConsentState,
-            and_(ConsentState.subject_id == Subject.id, ConsentState.purpose == purpose),
-        )
-        .where(Subject.id == subject_id)
-    ).first()
+def _person_and_state(session: Session, subject_id: uuid.UUID, purpose: str) -> Snapshot | None:
+    """Check the person is there and read their state for the purpose, in one Core read (the
+    append that follows is given the state, so it does not read it again)."""
+    wanted = {"subject_id": subject_id, "purpose": purpose}
+    row = session.execute(_person_and_state_query(), wanted).first()
     if row is None:
         raise SubjectNotFound(subject_id)
-    status, erased_at, updated_at, state = row
+    status, erased_at, updated_at, *state = row
     if status is SubjectStatus.ERASED:
         raise SubjectNotFound(subject_id, erased_at=erased_at or updated_at)
-    return state
+    return None if state[0] is None else Snapshot(*state)
+
+
+@cache
+def _person_and_state_query() -> Select[Any]:
+    """Built once, at first use (foreign keys' types are known by then): every choice runs it."""
+    people, states = Subject.__table__.c, ConsentState.__table__.c
+    return (
+        select(
+            people.status,
+            people.erased_at,
+            people.updated_at,
+            states.status,
+            states.policy_version,
+            states.since,
+            states.event_id,
+            states.gpc_at,
+        )
+        .outerjoin(
+            ConsentState.__table__,
+            and_(states.subject_id == people.id, states.purpose == bindparam("purpose")),
+        )
+        .where(people.id == bindparam("subject_id"))
+    )
 
 
 def _reason(actor: Actor, source: ConsentSource, reason: str | None) -> str | None:
@@ -231,8 +250,8 @@ def record_consent(
     version, digest = _shown(session, purpose, act, policy_version, text_sha256, in_force)
     lock_stream(session, stream_for(subject_id))  # the state read below is then current
     current = _person_and_state(session, subject_id, purpose)
-    if not changes_state(snapshot_of(current), act, version):
-        return Recorded(None, current)
+    if not changes_state(current, act, version):
+        return Recorded(None, state_of(subject_id, purpose, current))
     evidence = evidence or Evidence()
     wanted = Channel(_choice(Channel, channel, "channel")) if channel is not None else None
     event, state = append_event(
@@ -256,6 +275,8 @@ def record_consent(
         },
         state=current,
     )
+    if act in (A.GIVEN, A.RENEWED) and actor.kind is ActorKind.SUBJECT and entry.marketing:
+        suppression().lift_for_consent(session, subject_id, purpose, list(entry.channels))
     if actor.kind in _AUDITED:
         record(
             session,

@@ -17,8 +17,21 @@ class TokenError(Exception):
         self.expired = expired
 
 
+_made: dict[tuple[int, str], tuple[Keyring, URLSafeTimedSerializer]] = {}
+_MAX_MADE = 64
+
+
 def serializer(ring: Keyring, purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(ring.signing_keys(purpose), salt=f"keepfaith.{purpose}")
+    """The serializer for ``purpose`` under ``ring``, made once per keyring (deriving its keys
+    costs more than checking a token); a reloaded keyring gets new ones."""
+    made = _made.get((id(ring), purpose))
+    if made is not None and made[0] is ring:
+        return made[1]
+    fresh = URLSafeTimedSerializer(ring.signing_keys(purpose), salt=f"keepfaith.{purpose}")
+    if len(_made) >= _MAX_MADE:
+        _made.clear()
+    _made[(id(ring), purpose)] = (ring, fresh)
+    return fresh
 
 
 def sign(ring: Keyring, purpose: str, payload: Any) -> str:

@@ -38,6 +38,8 @@ HANDLER_MODULES: tuple[str, ...] = (
     "keepfaith.consent.jobs",
     "keepfaith.preferences.jobs",
     "keepfaith.signup.jobs",
+    "keepfaith.campaigns.sending",
+    "keepfaith.unsubscribe.jobs",
 )
 
 MODULES_ENV = "KEEPFAITH_JOB_MODULES"

@@ -1,11 +1,15 @@
 """The footer every message carries, mandatory ones included: who sent it, from which postal
 address (CAN-SPAM 15 U.S.C. 7704(a)(5)(A)(iii)), and where to manage preferences (the seed
 promises "every communication"): the person's own signed link when the message has a subject
-(`keepfaith.preferences.links`), else the signed-in page."""
+(`keepfaith.preferences.links`), else the signed-in page. A marketing message's footer starts
+with its unsubscribe link."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+
+from markupsafe import escape
 
 from keepfaith.policy.countries import country_name
 from keepfaith.policy.schema import Policy
@@ -34,23 +38,40 @@ def sender_name(policy: Policy) -> str:
     return organisation.trading_name or organisation.legal_name
 
 
-def footer_text(policy: Policy, base_url: str, preferences_url: str | None = None) -> str:
-    organisation = policy.organisation
-    address = ", ".join(postal_lines(organisation.postal_address.model_dump()))
-    return (
-        f"\n\n-- \n{organisation.legal_name}, {address}\n"
-        f"Your e-mail preferences: {preferences_url or base_url + PREFERENCES_PATH}\n"
-    )
+@dataclass(frozen=True)
+class Footer:
+    """What ends every message: the preference link (every message, SP-14), a marketing
+    message's unsubscribe link (visible in the body, as Gmail and Yahoo require and CAN-SPAM
+    7704(a)(5)(A)(ii) asks), and who sent it from which postal address."""
 
+    policy: Policy
+    base_url: str
+    preferences_url: str | None = None
+    unsubscribe_url: str | None = None  # marketing only
 
-def footer_html(policy: Policy, base_url: str, preferences_url: str | None = None) -> str:
-    from markupsafe import escape
+    @property
+    def _preferences(self) -> str:
+        return self.preferences_url or self.base_url + PREFERENCES_PATH
 
-    organisation = policy.organisation
-    lines = [organisation.legal_name, *postal_lines(organisation.postal_address.model_dump())]
-    address = "<br>".join(str(escape(line)) for line in lines)
-    link = escape(preferences_url or f"{base_url}{PREFERENCES_PATH}")
-    return (
-        '<hr><p style="font-size:small;color:#555">'
-        f'{address}</p><p style="font-size:small"><a href="{link}">Your e-mail preferences</a></p>'
-    )
+    def text(self) -> str:
+        organisation = self.policy.organisation
+        address = ", ".join(postal_lines(organisation.postal_address.model_dump()))
+        unsubscribe = (
+            f"Unsubscribe: {self.unsubscribe_url}\n" if self.unsubscribe_url is not None else ""
+        )
+        return (
+            f"\n\n-- \n{organisation.legal_name}, {address}\n"
+            f"{unsubscribe}Your e-mail preferences: {self._preferences}\n"
+        )
+
+    def html(self) -> str:
+        organisation = self.policy.organisation
+        lines = [organisation.legal_name, *postal_lines(organisation.postal_address.model_dump())]
+        address = "<br>".join(str(escape(line)) for line in lines)
+        links = [f'<a href="{escape(self._preferences)}">Your e-mail preferences</a>']
+        if self.unsubscribe_url is not None:
+            links.insert(0, f'<a href="{escape(self.unsubscribe_url)}">Unsubscribe</a>')
+        return (
+            f'<hr><p style="font-size:small;color:#555">{address}</p>'
+            f'<p style="font-size:small">{" · ".join(links)}</p>'
+        )

@@ -1,4 +1,5 @@
-"""The mail jobs: ``mail.send`` sends one queued message; ``mail.housekeeping`` tidies up daily."""
+"""The mail jobs: ``mail.send`` sends one queued message, ``mail.send_batch`` a batch of them
+through one connection (campaigns); ``mail.housekeeping`` tidies up."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from keepfaith.jobs.registry import job
 from keepfaith.jobs.schedules import every
 from keepfaith.mail.dispatch import Outcome, deliver, mark_uncertain, stale_sending
 from keepfaith.mail.models import Message, MessageState, OutboxItem
-from keepfaith.mail.service import SEND_ATTEMPTS, SEND_JOB
+from keepfaith.mail.service import SEND_ATTEMPTS, SEND_BATCH_JOB, SEND_JOB
 
 HOUSEKEEPING_JOB = "mail.housekeeping"
 KEEP_OUTBOX = timedelta(days=7)
@@ -30,6 +31,19 @@ def send_message(ctx: JobContext) -> None:
     [outcome] = deliver(ctx.runtime, [message_id], last_attempt=ctx.attempt >= SEND_ATTEMPTS)
     if outcome is Outcome.RETRY:
         raise TemporaryDeliveryFailure(f"message {message_id} failed temporarily; see the message")
+
+
+@job(SEND_BATCH_JOB, max_attempts=SEND_ATTEMPTS)
+def send_batch(ctx: JobContext) -> None:
+    """The batch's messages in order; those left queued (a temporary failure, or a transport
+    that failed before they were reached) go again when the job is retried."""
+    message_ids = [uuid.UUID(str(i)) for i in ctx.payload["message_ids"]]
+    outcomes = deliver(ctx.runtime, message_ids, last_attempt=ctx.attempt >= SEND_ATTEMPTS)
+    waiting = outcomes.count(Outcome.RETRY)
+    if waiting:
+        raise TemporaryDeliveryFailure(
+            f"{waiting} of {len(message_ids)} messages are queued again after a temporary failure"
+        )
 
 
 @job(HOUSEKEEPING_JOB, max_attempts=3)

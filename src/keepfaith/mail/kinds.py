@@ -17,6 +17,15 @@ TEST = "mail.test"
 CONSENT_RECEIPT = "consent.receipt"
 SIGNUP_CONFIRM = "consent.confirm"
 POLICY_CHANGE = "policy.change"
+UNSUBSCRIBE_LINK = "unsubscribe.link"
+# A draft campaign sent to the member of staff who asked, to check it: to staff, not to a data
+# subject, so not direct marketing to a person; its recipient is always the sender's own account.
+CAMPAIGN_TEST = "campaign.test"
+# Rights requests (keepfaith.rights): to the person who asked, and reminders to staff.
+RIGHTS_VERIFY = "rights.verify"
+RIGHTS_NOTICE = "rights.notice"
+RIGHTS_PACKAGE = "rights.package"
+RIGHTS_REMINDER = "rights.reminder"
 
 SYSTEM_KINDS: dict[str, str] = {
     SIGN_IN: "Sign-in link and code for your account",
@@ -25,7 +34,16 @@ SYSTEM_KINDS: dict[str, str] = {
     CONSENT_RECEIPT: "A receipt for the choices you made about your data",
     SIGNUP_CONFIRM: "A request to confirm your sign-up",
     POLICY_CHANGE: "Notice that our privacy policy is changing, asking you to renew consent",
+    UNSUBSCRIBE_LINK: "A link to unsubscribe, sent because you asked for one",
+    CAMPAIGN_TEST: "A draft campaign sent to a member of staff to check it",
+    RIGHTS_VERIFY: "A code to confirm that a request about your data is yours",
+    RIGHTS_NOTICE: "News of your request about your data: received, extended, done or closed",
+    RIGHTS_PACKAGE: "A link to the copy of your data you asked for",
+    RIGHTS_REMINDER: "A reminder to staff of rights requests that are due soon or overdue",
 }
+
+# Sent to staff, never to the people the data is about: not listed among the messages a person gets.
+STAFF_KINDS = frozenset({TEST, CAMPAIGN_TEST, RIGHTS_REMINDER})
 
 
 class MailError(ValueError):

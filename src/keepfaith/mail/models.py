@@ -28,6 +28,7 @@ class MessageState(StrEnum):
     FAILED = "failed"  # refused for good (5xx other than for the recipient), or out of retries
     BOUNCED = "bounced"  # the server refused the recipient (5xx at RCPT TO)
     UNCERTAIN = "uncertain"  # found in `sending` after a crash: perhaps sent; never re-sent blindly
+    CANCELLED = "cancelled"  # its campaign was cancelled before it was sent
 
 
 FINAL_STATES = (
@@ -35,6 +36,7 @@ FINAL_STATES = (
     MessageState.SUPPRESSED,
     MessageState.FAILED,
     MessageState.BOUNCED,
+    MessageState.CANCELLED,
 )
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
@@ -46,6 +48,7 @@ class Message(Base):
     __table_args__ = (
         Index("ix_mail_message_state_created_at", "state", "created_at"),
         Index("ix_mail_message_subject_id_created_at", "subject_id", "created_at"),
+        Index("ix_mail_message_campaign_id_state", "campaign_id", "state"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -56,6 +59,9 @@ class Message(Base):
     subject_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("subject.id", ondelete="SET NULL"), default=None
     )
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("campaign.id"), default=None
+    )  # one message per recipient of a campaign
     state: Mapped[MessageState] = mapped_column(
         str_enum(MessageState, 16), default=MessageState.QUEUED
     )

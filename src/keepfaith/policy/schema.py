@@ -145,6 +145,8 @@ class Capability(StrEnum):
     SUBJECTS_EDIT = "subjects.edit"
     CONSENT_RECORD = "consent.record"
     CAMPAIGNS_MANAGE = "campaigns.manage"
+    MESSAGES_SEND = "messages.send"
+    SUPPRESSION_MANAGE = "suppression.manage"
     REQUESTS_HANDLE = "requests.handle"
     EVIDENCE_VIEW = "evidence.view"
 

@@ -18,10 +18,11 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Literal
 from uuid import UUID
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from keepfaith.audit.actor import Actor
@@ -253,23 +254,30 @@ def version_in_force(session: Session, at: datetime | None = None) -> PolicyVers
 
 def policy_in_force(session: Session, at: datetime | None = None) -> Policy | None:
     """The parsed policy in force. One indexed read of an id; parsing is cached per version."""
-    version_id = session.scalar(in_force_id(at))
+    version_id = session.scalar(in_force_query(), in_force_at(at))
     return None if version_id is None else policy_by_id(session, version_id)
 
 
-def in_force_id(at: datetime | None = None) -> Select[UUID]:
-    """The query for the id of the version in force at ``at`` (now): to read it together with
-    something else (``.scalar_subquery()``) and pass the id to `policy_by_id`."""
-    at = _require_aware(at or utcnow(), "at")
+@cache
+def in_force_query() -> Select[UUID]:
+    """The query for the id of the version in force at the parameter ``in_force_at`` (give it
+    `in_force_at`), built once: building a statement costs more than running it. To read the id
+    together with something else, use ``.scalar_subquery()``; pass it to `policy_by_id`."""
+    versions = PolicyVersion.__table__.c  # table columns: no ORM compilation on each run
     return (
-        select(PolicyVersion.id)
-        .where(PolicyVersion.effective_at <= at)
-        .order_by(PolicyVersion.effective_at.desc(), PolicyVersion.number.desc())
+        select(versions.id)
+        .where(versions.effective_at <= bindparam("in_force_at"))
+        .order_by(versions.effective_at.desc(), versions.number.desc())
         .limit(1)
     )
 
 
-def policy_by_id(session: Session, version_id: UUID) -> Policy:
+def in_force_at(at: datetime | None = None) -> dict[str, datetime]:
+    """The parameters of `in_force_query` for the moment ``at`` (now)."""
+    return {"in_force_at": _require_aware(at or utcnow(), "at")}
+
+
+def policy_by_id(session: Session | Connection, version_id: UUID) -> Policy:
     """The parsed policy of the version ``version_id`` (cached: versions never change)."""
     cached = _cached(version_id)
     if cached is not None:

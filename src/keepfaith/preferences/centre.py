@@ -18,7 +18,7 @@ from keepfaith.consent.ledger import history, states
 from keepfaith.consent.models import ConsentAction, ConsentState, ConsentStatus
 from keepfaith.consent.receipt_page import ACTION_WORDS, SOURCE_WORDS
 from keepfaith.consent.texts import ChoiceKind, ShownText, choice_kind, gpc_applies, texts_of
-from keepfaith.mail.kinds import SYSTEM_KINDS, TEST
+from keepfaith.mail.kinds import STAFF_KINDS, SYSTEM_KINDS
 from keepfaith.policy.labels import CHANNELS
 from keepfaith.policy.notice.context import human_date
 from keepfaith.policy.schema import CommunicationKind, LegalBasis, Policy, Purpose
@@ -256,7 +256,7 @@ def _mandatory(policy: Policy) -> list[MandatoryMessage]:
         found.append(MandatoryMessage(communication.title, communication.description, why))
     own = "Sent only when you ask for it, or when the law requires us to tell you."
     for kind, title in SYSTEM_KINDS.items():
-        if kind != TEST:
+        if kind not in STAFF_KINDS:
             found.append(MandatoryMessage(title, "About your account and your choices.", own))
     return found
 

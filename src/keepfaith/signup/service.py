@@ -29,7 +29,13 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from keepfaith.account.signin import BadAddress, RateLimited, checked_address, throttle
+from keepfaith.account.signin import (
+    BadAddress,
+    RateLimited,
+    checked_address,
+    take_address,
+    throttle,
+)
 from keepfaith.audit.actor import Actor
 from keepfaith.clock import utcnow
 from keepfaith.consent.ledger import states
@@ -204,12 +210,11 @@ def _person(
 def prepare_signup(session: Session, runtime: Runtime, request_id: uuid.UUID) -> bool:
     """The job's work: the person, their ``requested`` events, the confirmation e-mail.
     Returns whether an e-mail was queued. The sealed address is dropped either way."""
-    row = session.get(SignupRequest, request_id, with_for_update=True, populate_existing=True)
-    if row is None or row.sealed_address is None:
-        return False
     ring = runtime.keyring
-    address = aead.unseal(ring, row.sealed_address, _address_aad(request_id)).decode()
-    row.sealed_address = None
+    taken = take_address(session, ring, SignupRequest, request_id, _address_aad)
+    if taken is None:
+        return False
+    row, address = taken
     policy = policy_in_force(session)
     if policy is None:
         return False

@@ -28,7 +28,7 @@ from fastapi import Request
 
 from keepfaith.clock import utcnow
 from keepfaith.config import Settings
-from keepfaith.policy.schema import Capability
+from keepfaith.policy.schema import Capability, Policy
 from keepfaith.policy.service import policy_in_force
 from keepfaith.runtime import Runtime
 from keepfaith.staff import sessions
@@ -50,6 +50,9 @@ class Principal:
     categories: frozenset[str] = field(default_factory=frozenset)
     purposes: frozenset[str] = field(default_factory=frozenset)
     all_categories: bool = False
+    # The policy in force when the caller was recognised, which the grant above came from:
+    # the request acts under it rather than reading it again.
+    policy: Policy | None = field(default=None, compare=False, repr=False)
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities
@@ -64,7 +67,12 @@ class Principal:
 
     @classmethod
     def from_grant(
-        cls, kind: Literal["staff", "api_key"], id: uuid.UUID, name: str, grant: Grant
+        cls,
+        kind: Literal["staff", "api_key"],
+        id: uuid.UUID,
+        name: str,
+        grant: Grant,
+        policy: Policy | None = None,
     ) -> Principal:
         return cls(
             kind=kind,
@@ -75,6 +83,7 @@ class Principal:
             categories=grant.categories,
             purposes=grant.purposes,
             all_categories=grant.all_categories,
+            policy=policy,
         )
 
 
@@ -143,7 +152,7 @@ def signed_in(request: Request) -> SignedIn | None:
     if touch:
         with runtime.db.transaction() as session:
             sessions.touch(session, session_id, now)
-    principal = Principal.from_grant("staff", staff.id, staff.display_name, grant)
+    principal = Principal.from_grant("staff", staff.id, staff.display_name, grant, policy)
     return SignedIn(principal, staff, session_id, stage)
 
 

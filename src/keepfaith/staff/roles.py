@@ -114,7 +114,9 @@ CAPABILITY_LABELS: dict[Capability, str] = {
     Capability.SUBJECTS_VIEW: "See people's personal data (within your data categories)",
     Capability.SUBJECTS_EDIT: "Correct people's personal data",
     Capability.CONSENT_RECORD: "Record consent given or withdrawn",
-    Capability.CAMPAIGNS_MANAGE: "Send campaigns and messages",
+    Capability.CAMPAIGNS_MANAGE: "Compose and send marketing campaigns",
+    Capability.MESSAGES_SEND: "Send messages and keep message templates through the API",
+    Capability.SUPPRESSION_MANAGE: "Add addresses to the suppression list and remove them",
     Capability.REQUESTS_HANDLE: "Handle rights requests",
     Capability.EVIDENCE_VIEW: "Read the evidence report",
 }

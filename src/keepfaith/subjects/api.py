@@ -152,7 +152,7 @@ def create(body: SubjectIn, request: Request, principal: Editor) -> Any:
         subject_id = service.create_subject(
             session,
             runtime.keyring,
-            policy_needed(session),
+            policy_needed(session, principal),
             kind=body.kind,
             data=body.data,
             source=body.source,
@@ -207,7 +207,7 @@ def lookup(body: LookupIn, request: Request, principal: Viewer) -> FoundOut:
         found = search_subject(
             session,
             runtime.keyring,
-            policy_needed(session),
+            policy_needed(session, principal),
             actor=actor_of(principal),
             reason=body.reason,
             email=body.email,
@@ -253,7 +253,7 @@ def read(
         view = service.read_subject(
             session,
             runtime.keyring,
-            policy_needed(session),
+            policy_needed(session, principal),
             wanted,
             actor=actor_of(principal),
             purpose=purpose.strip(),
@@ -301,7 +301,7 @@ def update(
         view = service.update_subject(
             session,
             runtime.keyring,
-            policy_needed(session),
+            policy_needed(session, principal),
             wanted,
             body.data,
             actor=actor_of(principal),

@@ -23,14 +23,20 @@ from keepfaith.policy.service import policy_in_force
 from keepfaith.runtime import Runtime
 from keepfaith.subjects.errors import PurposeRefused
 from keepfaith.subjects.export import ExportFormat, count_exportable, export_subjects
-from keepfaith.subjects.importer import BATCH, Importer, ImportReport, OnExisting
+from keepfaith.subjects.importer import (
+    BATCH,
+    MAX_WORKERS,
+    Importer,
+    ImportReport,
+    OnExisting,
+    workers_for,
+)
 from keepfaith.subjects.importfile import (
     ImportFileError,
     ImportFormat,
     RowProblem,
     count_rows,
     format_of,
-    read_rows,
 )
 from keepfaith.subjects.models import SubjectKind
 from keepfaith.terminal import progress
@@ -81,6 +87,11 @@ def _policy(runtime: Runtime) -> Policy:
     "--batch-size", type=click.IntRange(1, 10_000), default=BATCH, show_default=True,
     help="Rows written per transaction.",
 )  # fmt: skip
+@click.option(
+    "--workers", type=click.IntRange(0, MAX_WORKERS),
+    help="Processes checking and encrypting rows while batches are written "
+    "(default: one per CPU for a file of more than two batches; 0: none).",
+)  # fmt: skip
 def subjects_import(
     file: Path,
     reason: str,
@@ -89,6 +100,7 @@ def subjects_import(
     kind: str,
     errors_path: Path | None,
     batch_size: int,
+    workers: int | None,
 ) -> None:
     """Import people from FILE: CSV with a header of category keys, or JSON lines.
 
@@ -112,9 +124,10 @@ def subjects_import(
                 on_existing=OnExisting(on_existing),
                 kind=SubjectKind(kind),
                 batch_size=batch_size,
+                workers=workers_for(total, batch_size) if workers is None else workers,
             )
             with progress(total, "importing") as bar:
-                report = importer.run(read_rows(file, chosen, policy), bar.update)
+                report = importer.run_file(file, chosen, bar.update)
         except ImportFileError as exc:
             fail(f"{exc}; nothing was imported")
     _summarise(report)

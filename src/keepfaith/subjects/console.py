@@ -157,7 +157,7 @@ def people_search(
             found = search_subject(
                 session,
                 runtime.keyring,
-                policy_needed(session),
+                policy_needed(session, principal),
                 actor=actor_of(principal),
                 reason=reason,
                 **{by: term},
@@ -209,7 +209,7 @@ def _subject_page(
     try:
         # A transaction, not a reader: reading a person's data writes its audit record.
         with runtime.db.transaction() as session:
-            policy = policy_needed(session)
+            policy = policy_needed(session, principal)
             person = vault.live_row(session, subject_id)
             view = None
             if purpose:
@@ -286,7 +286,7 @@ def _correct(
     policy = None
     try:
         with runtime.db.transaction() as session:
-            policy = policy_needed(session)
+            policy = policy_needed(session, principal)
             held = vault.stored_data(session, subject_id)
             changes = changes_from(policy, form, held)
             if not reason:

@@ -1,12 +1,13 @@
 """Erasure by crypto-shredding, and keeping it erased when an old backup comes back (TS-3).
 
 `shred_subject` deletes the person's wrapped data key, their encrypted values and blind-index
-rows, and blanks the free text of their data events, leaving a tombstone (the `Subject` row:
-status ``erased``, when, and a reason code). Every copy of their ciphertexts, in backups
-included, is then undecryptable. After the transaction commits the erasure is appended to the
-erasure register (`keepfaith.subjects.register`), and on SQLite the write-ahead log is
-checkpointed and truncated: with ``secure_delete`` on (keepfaith.db.engine) the freed bytes
-are zeroed, so the wrapped key is gone from the database file and its WAL too.
+rows (their addresses' digests go on the suppression list first), and blanks the free text of
+their data events, leaving a tombstone (the `Subject` row: status ``erased``, when, and a
+reason code). Every copy of their ciphertexts, in backups included, is then undecryptable.
+After the transaction commits the erasure is appended to the erasure register
+(`keepfaith.subjects.register`), and on SQLite the write-ahead log is checkpointed and
+truncated: with ``secure_delete`` on (keepfaith.db.engine) the freed bytes are zeroed, so the
+wrapped key is gone from the database file and its WAL too.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ from keepfaith.subjects.models import (
 )
 from keepfaith.subjects.register import Erasure, ErasureRegister, attach, register_for
 from keepfaith.subjects.vault import find_row
+from keepfaith.suppression.check import INDEXED_BY
+from keepfaith.suppression.models import SuppressionReason
+from keepfaith.suppression.service import suppress_subject
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +99,17 @@ def destroy(
         return None
     now = utcnow()
     erased_at = row.erased_at or now
+    # TS-4: an erased person who comes back (an import, a bought list) gets no marketing until
+    # they ask for it themselves: their addresses stay on the suppression list, as keyed hashes
+    # tied to nobody.
+    suppress_subject(
+        session,
+        subject_id,
+        channels=tuple(INDEXED_BY),
+        reason=SuppressionReason.ERASED,
+        via="erasure",
+        actor="system:erasure",
+    )
     for table in (SubjectKey, PersonalDatum, SubjectIndex):
         session.execute(delete(table).where(table.subject_id == subject_id))
     session.execute(update(DataEvent).where(DataEvent.subject_id == subject_id).values(reason=None))

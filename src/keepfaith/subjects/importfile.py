@@ -19,6 +19,7 @@ row. What is wrong with a whole file (an unknown column, a file that is not UTF-
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -92,10 +93,35 @@ def count_rows(path: Path, fmt: ImportFormat) -> int:
 
 
 def read_rows(path: Path, fmt: ImportFormat, policy: Policy) -> Iterator[Row | RowProblem]:
+    for batch in read_batches(path, fmt, policy, 1):
+        yield from batch
+
+
+def read_batches(
+    path: Path, fmt: ImportFormat, policy: Policy, size: int, *, turn: int = 0, turns: int = 1
+) -> Iterator[list[Row | RowProblem]]:
+    """The file's rows in batches of ``size``; with ``turns``, only batches ``turn``,
+    ``turn + turns``, ``turn + 2 * turns``, ... (the share of one of ``turns`` readers; the
+    rows of the other batches are split into records, not parsed)."""
     with open_text(path) as fh:
-        reader = _csv_rows(fh, policy) if fmt is ImportFormat.CSV else _json_rows(fh)
         try:
-            yield from reader
+            reader = _RowReader(fh, fmt, policy)
+            records = reader.records()
+            for index in itertools.count():
+                batch = list(itertools.islice(records, size))
+                if not batch:
+                    return
+                if index % turns == turn:
+                    yield [reader.row(record) for record in batch]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise ImportFileError(f"{path.name}: {_why(exc)}") from exc
+
+
+def check_header(path: Path, fmt: ImportFormat, policy: Policy) -> None:
+    """ImportFileError if the file cannot be imported at all (its header, for CSV)."""
+    with open_text(path) as fh:
+        try:
+            _RowReader(fh, fmt, policy)
         except (UnicodeDecodeError, csv.Error) as exc:
             raise ImportFileError(f"{path.name}: {_why(exc)}") from exc
 
@@ -150,44 +176,64 @@ def _column(name: str, position: int, policy: Policy) -> _Column:
     )
 
 
-def _csv_rows(fh: TextIO, policy: Policy) -> Iterator[Row | RowProblem]:
-    reader = csv.reader(fh)
-    header = next(reader, None)
-    if header is None:
-        raise ImportFileError("the file is empty: it needs a header row of category keys")
-    columns = _columns(header, policy)
-    for number, cells in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) > len(columns):
-            yield RowProblem(
-                number, "row", f"has {len(cells)} cells but the header has {len(columns)}"
-            )
-            continue
-        row = Row(number)
-        for column, cell in zip(columns, cells, strict=False):
-            value = cell.strip()
-            if not value:
-                continue
-            if column.category is None:
-                setattr(row, column.name, value)
-            elif column.part is None:
-                row.data[column.category] = value
-            else:
-                row.data.setdefault(column.category, {})[column.part] = value
-        yield row
+_Record = tuple[int, Any]  # the row's number, and its cells (CSV) or its line (JSON lines)
 
 
-def _json_rows(fh: TextIO) -> Iterator[Row | RowProblem]:
-    for number, line in enumerate(fh, start=1):
-        if not line.strip():
+class _RowReader:
+    """Splits a file into records (cheap), and turns a record into a row."""
+
+    def __init__(self, fh: TextIO, fmt: ImportFormat, policy: Policy) -> None:
+        self._fh = fh
+        self._csv = csv.reader(fh) if fmt is ImportFormat.CSV else None
+        if self._csv is not None:
+            header = next(self._csv, None)
+            if header is None:
+                raise ImportFileError("the file is empty: it needs a header row of category keys")
+            self._columns = _columns(header, policy)
+
+    def records(self) -> Iterator[_Record]:
+        """Each row that is not blank, with its number."""
+        if self._csv is None:
+            for number, line in enumerate(self._fh, start=1):
+                if line.strip():
+                    yield number, line
+            return
+        for number, cells in enumerate(self._csv, start=2):
+            if "".join(cells).strip():  # not blank (every reader of the file skips the same)
+                yield number, cells
+
+    def row(self, record: _Record) -> Row | RowProblem:
+        number, content = record
+        if self._csv is None:
+            return _json_line(number, content)
+        return _csv_row(number, content, self._columns)
+
+
+def _csv_row(number: int, cells: list[str], columns: list[_Column]) -> Row | RowProblem:
+    if len(cells) > len(columns):
+        return RowProblem(
+            number, "row", f"has {len(cells)} cells but the header has {len(columns)}"
+        )
+    row = Row(number)
+    for column, cell in zip(columns, cells, strict=False):
+        value = cell.strip()
+        if not value:
             continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield RowProblem(number, "line", f"is not valid JSON ({exc.msg} at column {exc.colno})")
-            continue
-        yield _json_row(number, item)
+        if column.category is None:
+            setattr(row, column.name, value)
+        elif column.part is None:
+            row.data[column.category] = value
+        else:
+            row.data.setdefault(column.category, {})[column.part] = value
+    return row
+
+
+def _json_line(number: int, line: str) -> Row | RowProblem:
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return RowProblem(number, "line", f"is not valid JSON ({exc.msg} at column {exc.colno})")
+    return _json_row(number, item)
 
 
 def _json_row(number: int, item: Any) -> Row | RowProblem:

@@ -5,8 +5,8 @@
   crypto-shredding is deleting one row.
 * `PersonalDatum`: one encrypted value per (person, data category).
 * `SubjectIndex`: blind-index digests of e-mail addresses and phone numbers, for lookups.
-* `DataEvent`: each collection, correction, confirmation and deletion of a category, without
-  the value (old values are not kept at all).
+* `DataEvent`: each collection, correction, confirmation and deletion of data, naming the
+  categories it touched, without the values (old values are not kept at all).
 """
 
 from __future__ import annotations
@@ -115,11 +115,14 @@ class SubjectIndex(Base):
 
 
 class DataEvent(Base):
+    """One action on some of a person's data categories, at one time, by one actor: a person
+    created with five values is one event, not five (an import writes a million fewer rows)."""
+
     __tablename__ = "data_event"
 
     id: Mapped[int] = mapped_column(CHAIN_ID, primary_key=True, autoincrement=True)
     subject_id: Mapped[uuid.UUID] = mapped_column(_subject_fk(), index=True)
-    category: Mapped[str] = mapped_column(String(128))
+    categories: Mapped[list[Any]] = mapped_column()  # category keys, sorted
     action: Mapped[DataAction] = mapped_column(str_enum(DataAction, 16))
     actor: Mapped[str] = mapped_column(String(80))
     source: Mapped[DataSource] = mapped_column(str_enum(DataSource, 24))

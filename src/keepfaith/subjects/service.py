@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from keepfaith.audit.actor import Actor
@@ -182,10 +183,12 @@ def read_subject(
         wanted = set(categories)
         for category in wanted:
             category_of(policy, category)
-    row = vault.live_row(session, subject_id)
-    stored = vault.stored_data(session, subject_id, wanted)
+    person = vault.held_person(session, subject_id, wanted)
+    row, stored = person.row, person.stored
+    if row.status is SubjectStatus.ERASED:
+        raise SubjectNotFound(subject_id, erased_at=row.erased_at)
     shown = [c for c in stored if actor.may_see(c)]
-    key = vault.data_key(session, MasterKeys(keyring), subject_id) if shown else None
+    key = person.data_key(MasterKeys(keyring)) if shown else None
     data: dict[str, Datum] = {}
     for category, held in sorted(stored.items()):
         if key is not None and category in shown:
@@ -347,13 +350,20 @@ def find_subject(
         digest = bidx.digest(IndexKind.PHONE, phone_e164("phone", phone, region))
         kind = IndexKind.PHONE
     found: uuid.UUID | None = session.scalar(
-        select(SubjectIndex.subject_id).where(
-            SubjectIndex.kind == kind,
-            SubjectIndex.version == INDEX_VERSION,
-            SubjectIndex.digest == digest,
-        )
+        _by_digest(), {"kind": kind, "version": INDEX_VERSION, "digest": digest}
     )
     return found
+
+
+@cache
+def _by_digest() -> Select[uuid.UUID]:
+    """Built once, at first use: every lookup runs it."""
+    index = SubjectIndex.__table__.c
+    return select(index.subject_id).where(
+        index.kind == bindparam("kind"),
+        index.version == bindparam("version"),
+        index.digest == bindparam("digest"),
+    )
 
 
 def _filters(kind: SubjectKind | str | None, status: SubjectStatus | str | None) -> list[Any]:

@@ -1,6 +1,6 @@
 """A person's history for the console: changes to their data and who accessed it.
 
-Neither holds a personal value. Data events name the category, the action, the actor and the
+Neither holds a personal value. Data events name the categories, the action, the actor and the
 stated reason (old values are not kept at all); audit records (`keepfaith.audit.service.history`)
 name the categories revealed and the purpose. Actors are recorded as labels (``staff:<id>``);
 `actor_names` turns them into what people recognise.

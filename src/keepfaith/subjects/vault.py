@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import Select, bindparam, delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -63,6 +64,55 @@ SUMMARY_COLUMNS = (
 )
 
 
+# Hot reads (every API read runs them) are built once, at first use (by then every model is
+# mapped and every foreign key's type known), from table columns: building a statement, or
+# running one made of ORM attributes, costs more than the read itself.
+@cache
+def _reads() -> dict[str, Select[Any]]:
+    people, data, keys = Subject.__table__.c, PersonalDatum.__table__.c, SubjectKey.__table__.c
+    find = select(*(people[c.key] for c in SUMMARY_COLUMNS)).where(
+        people.id == bindparam("subject_id")
+    )
+    stored = select(
+        data.category,
+        data.ciphertext,
+        data.source,
+        data.purposes,
+        data.collected_at,
+        data.confirmed_at,
+        data.updated_at,
+    ).where(data.subject_id == bindparam("subject_id"))
+    # The whole person in one round trip: their row, their wrapped data key and each stored
+    # value (one row per value; a person without values still gives one row).
+    held = (
+        select(
+            *(people[c.key] for c in SUMMARY_COLUMNS),
+            keys.master_key_id,
+            keys.key_version,
+            keys.wrapped_key,
+            *stored.selected_columns,
+        )
+        .select_from(Subject.__table__)
+        .outerjoin(SubjectKey.__table__, keys.subject_id == people.id)
+    )
+    on = data.subject_id == people.id
+    some = on & data.category.in_(bindparam("categories", expanding=True))
+    whole = held.where(people.id == bindparam("subject_id"))
+    return {
+        "find": find,
+        "find for update": find.with_for_update(),
+        "person": whole.outerjoin(PersonalDatum.__table__, on),
+        "person some": held.outerjoin(PersonalDatum.__table__, some).where(
+            people.id == bindparam("subject_id")
+        ),
+        "data key": select(keys.master_key_id, keys.key_version, keys.wrapped_key).where(
+            keys.subject_id == bindparam("subject_id")
+        ),
+        "stored": stored,
+        "stored some": stored.where(data.category.in_(bindparam("categories", expanding=True))),
+    }
+
+
 def summary_of(row: Sequence[Any]) -> SubjectSummary:
     return SubjectSummary(
         id=row[0],
@@ -92,11 +142,10 @@ def lock_subject(session: Session, subject_id: uuid.UUID) -> None:
 
 def find_row(session: Session, subject_id: uuid.UUID, *, lock: bool = False) -> SubjectSummary:
     """The person's row, live or erased; SubjectNotFound if there never was one."""
-    query = select(*SUMMARY_COLUMNS).where(Subject.id == subject_id)
     if lock:
         lock_subject(session, subject_id)
-        query = query.with_for_update()
-    row = session.execute(query).one_or_none()
+    query = _reads()["find for update" if lock else "find"]
+    row = session.execute(query, {"subject_id": subject_id}).one_or_none()
     if row is None:
         raise SubjectNotFound(subject_id)
     return summary_of(row)
@@ -111,11 +160,7 @@ def live_row(session: Session, subject_id: uuid.UUID, *, lock: bool = False) -> 
 
 
 def data_key(session: Session, keys: MasterKeys, subject_id: uuid.UUID) -> DataKey:
-    found = session.execute(
-        select(SubjectKey.master_key_id, SubjectKey.key_version, SubjectKey.wrapped_key).where(
-            SubjectKey.subject_id == subject_id
-        )
-    ).one_or_none()
+    found = session.execute(_reads()["data key"], {"subject_id": subject_id}).one_or_none()
     if found is None:
         raise DecryptionError(f"data subject {subject_id} has no data key")
     master_id, version, wrapped = found
@@ -135,29 +180,64 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys
 
 
 def encode(value: Any) -> bytes:
-    """Values are JSON inside the ciphertext (addresses are objects)."""
+    """Values are JSON inside the ciphertext (addresses are objects). Text, and objects of
+    text (addresses), are most of what an import seals: they are written here as the encoder
+    writes them (tests/subjects/test_import_values.py compares), at a fraction of the cost."""
+    if type(value) is str:
+        return _text_json(value).encode()
+    if type(value) is dict and all(type(k) is str and type(v) is str for k, v in value.items()):
+        pairs = ",".join(f"{_text_json(k)}:{_text_json(v)}" for k, v in sorted(value.items()))
+        return f"{{{pairs}}}".encode()
     return _ENCODER.encode(value).encode()
+
+
+_text_json: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def decode(plaintext: bytes) -> Any:
     return json.loads(plaintext)
 
 
+class HeldPerson(NamedTuple):
+    row: SubjectSummary
+    stored: dict[str, StoredDatum]
+    wrapped_key: tuple[Any, int, bytes] | None  # master key id, key version, wrapped key
+
+    def data_key(self, keys: MasterKeys) -> DataKey:
+        if self.wrapped_key is None:
+            raise DecryptionError(f"data subject {self.row.id} has no data key")
+        master_id, version, wrapped = self.wrapped_key
+        return DataKey(self.row.id, keys.unwrap(self.row.id, master_id, wrapped), version)
+
+
+def held_person(
+    session: Session, subject_id: uuid.UUID, categories: Iterable[str] | None = None
+) -> HeldPerson:
+    """The person's row, wrapped data key and stored values (only ``categories``, if given),
+    in one statement; SubjectNotFound if there never was such a person."""
+    if categories is None:
+        rows = session.execute(_reads()["person"], {"subject_id": subject_id}).all()
+    else:
+        wanted = {"subject_id": subject_id, "categories": list(categories)}
+        rows = session.execute(_reads()["person some"], wanted).all()
+    if not rows:
+        raise SubjectNotFound(subject_id)
+    first, width = rows[0], len(SUMMARY_COLUMNS)
+    wrapped = None if first[width + 2] is None else tuple(first[width : width + 3])
+    at = width + 3  # where the stored value's columns begin
+    stored = {r[at]: StoredDatum(*r[at:]) for r in rows if r[at] is not None}
+    return HeldPerson(summary_of(first), stored, wrapped)
+
+
 def stored_data(
     session: Session, subject_id: uuid.UUID, categories: Iterable[str] | None = None
 ) -> dict[str, StoredDatum]:
-    query = select(
-        PersonalDatum.category,
-        PersonalDatum.ciphertext,
-        PersonalDatum.source,
-        PersonalDatum.purposes,
-        PersonalDatum.collected_at,
-        PersonalDatum.confirmed_at,
-        PersonalDatum.updated_at,
-    ).where(PersonalDatum.subject_id == subject_id)
-    if categories is not None:
-        query = query.where(PersonalDatum.category.in_(list(categories)))
-    return {row[0]: StoredDatum(*row) for row in session.execute(query)}
+    if categories is None:
+        rows = session.execute(_reads()["stored"], {"subject_id": subject_id})
+    else:
+        wanted = {"subject_id": subject_id, "categories": list(categories)}
+        rows = session.execute(_reads()["stored some"], wanted)
+    return {row[0]: StoredDatum(*row) for row in rows}
 
 
 def datum(policy: Policy, stored: StoredDatum, value: Any, *, masked: bool) -> Datum:
@@ -214,12 +294,14 @@ def wanted_index(bidx: BlindIndex, policy: Policy, values: Mapping[str, Any]) ->
     return wanted
 
 
-def owners(session: Session, digests: Iterable[bytes]) -> dict[tuple[IndexKind, bytes], uuid.UUID]:
-    """Who holds each digest now: one indexed read per kind of index."""
+def owners(session: Session, digests: Iterable[bytes]) -> dict[tuple[str, bytes], uuid.UUID]:
+    """Who holds each digest now, by (index kind, digest): one indexed read per kind."""
     wanted = list(digests)
-    found: dict[tuple[IndexKind, bytes], uuid.UUID] = {}
+    found: dict[tuple[str, bytes], uuid.UUID] = {}
     if not wanted:
         return found
+    if session.get_bind().dialect.name == "sqlite":
+        return _owners_sqlite(session, wanted)
     # One query per kind: with the kind fixed, the primary key (kind, version, digest) finds
     # each digest. Left open, SQLite scans the table and PostgreSQL reads every entry of the
     # kinds named, so each batch of an import was slower than the one before (and so was each
@@ -234,6 +316,24 @@ def owners(session: Session, digests: Iterable[bytes]) -> dict[tuple[IndexKind, 
         else:
             query = query.select_from(source).join(SubjectIndex, matches)
         found.update(((kind, digest), subject) for digest, subject in session.execute(query))
+    return found
+
+
+_OWNERS_SQLITE = (
+    "SELECT digest, subject_id FROM subject_index WHERE kind = ? AND version = ? AND digest IN ({})"
+)
+
+
+def _owners_sqlite(session: Session, wanted: list[bytes]) -> dict[tuple[str, bytes], uuid.UUID]:
+    """`owners` at the driver: an import asks for a thousand digests a batch, and through
+    SQLAlchemy rendering and converting each parameter took longer than the query itself.
+    The same search of the primary key per kind (ids are stored as 32 hex digits)."""
+    connection = session.connection()
+    statement = _OWNERS_SQLITE.format(", ".join("?" * len(wanted)))
+    found: dict[tuple[str, bytes], uuid.UUID] = {}
+    for kind in IndexKind:
+        rows = connection.exec_driver_sql(statement, (kind.value, INDEX_VERSION, *wanted))
+        found.update(((kind, digest), uuid.UUID(hex=held)) for digest, held in rows)
     return found
 
 
@@ -290,17 +390,22 @@ def event_rows(
     at: datetime,
     reason: str | None,
 ) -> list[dict[str, Any]]:
+    """One event per action taken, naming the categories it was taken on."""
+    touched: dict[DataAction, list[str]] = {action: [] for action in DataAction}
+    for category, action in sorted(changes.items()):
+        touched[action].append(category)
     return [
         {
             "subject_id": subject_id,
-            "category": category,
+            "categories": categories,
             "action": action,
             "actor": actor,
             "source": source,
             "at": at,
             "reason": reason,
         }
-        for category, action in sorted(changes.items())
+        for action, categories in touched.items()
+        if categories
     ]
 
 

@@ -33,9 +33,11 @@ def actor_of(principal: Principal) -> Actor:
     )
 
 
-def policy_needed(session: Session) -> Policy:
-    """The policy in force; 409 while there is none (categories and purposes come from it)."""
-    policy = policy_in_force(session)
+def policy_needed(session: Session, principal: Principal | None = None) -> Policy:
+    """The policy in force (the one ``principal`` was recognised under, if given: it is not
+    read again); 409 while there is none (categories and purposes come from it)."""
+    policy = principal.policy if principal is not None else None
+    policy = policy or policy_in_force(session)
     if policy is None:
         raise Problem(409, NO_POLICY)
     return policy

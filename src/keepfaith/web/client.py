@@ -38,7 +38,8 @@ def truncate_ip(address: str | None) -> str | None:
     except ValueError:
         return None
     prefix = 24 if ip.version == 4 else 48
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+    kept = int(ip) >> (ip.max_prefixlen - prefix) << (ip.max_prefixlen - prefix)
+    return f"{type(ip)(kept)}/{prefix}"  # as ip_network(..., strict=False) writes it, faster
 
 
 def request_ip_prefix(request: Request) -> str | None:

@@ -35,14 +35,21 @@ SECTIONS: tuple[Section, ...] = (
         "Personal data held, masked to your role.",
     ),
     Section(
-        "consent", "Consent", Capability.SUBJECTS_VIEW, False, "The consent ledger and its state."
+        "consent", "Consent", Capability.POLICY_VIEW, True, "The consent ledger and its state."
     ),
     Section(
-        "messages",
-        "Messages",
+        "campaigns",
+        "Campaigns",
         Capability.CAMPAIGNS_MANAGE,
-        False,
-        "Campaigns and mandatory messages.",
+        True,
+        "Marketing e-mail to everyone whose choices allow it.",
+    ),
+    Section(
+        "suppression",
+        "Suppression list",
+        Capability.SUPPRESSION_MANAGE,
+        True,
+        "Addresses that get no marketing, by channel and reason.",
     ),
     Section(
         "requests",

@@ -24,7 +24,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Paths that accept cross-site POSTs by design. Features add theirs here, with the reason.
-CSRF_EXEMPT_PREFIXES: list[str] = []
+CSRF_EXEMPT_PREFIXES: list[str] = [
+    # RFC 8058 one-click unsubscribe: mailbox providers POST with no cookie (§3.2), some from a
+    # web page on their own origin. The token is the authority; the confirmation page's own
+    # form is checked by the view (keepfaith.unsubscribe.views) with `origin_refusal`.
+    "/unsubscribe/",
+]
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -64,6 +69,11 @@ def cross_origin_refusal(
     """Why a request must be refused as cross-origin, or None if it may proceed."""
     if method in SAFE_METHODS or any(path.startswith(p) for p in CSRF_EXEMPT_PREFIXES):
         return None
+    return origin_refusal(headers, allowed_origins)
+
+
+def origin_refusal(headers: Headers, allowed_origins: Iterable[str]) -> str | None:
+    """Why a state-changing request must be refused as cross-origin, or None."""
     site = headers.get("sec-fetch-site")
     if site is not None:
         if site in ("same-origin", "none"):
