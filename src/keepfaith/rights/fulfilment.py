@@ -53,6 +53,9 @@ class Outcome:
     kept: Mapping[str, str] = field(default_factory=dict)
     awaiting: str | None = None  # "staff_review", "staff_decision": the request is not done
     package_id: uuid.UUID | None = None
+    # Recipients (policy slugs) to whom the data was disclosed and who must be told of a
+    # rectification, erasure or restriction (Art. 19): listed for staff and the subject.
+    recipients: tuple[str, ...] = ()
 
 
 class Fulfiller(Protocol):
